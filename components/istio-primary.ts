@@ -1,0 +1,89 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { CaCerts } from "../lib/cacerts";
+import { declareIstioSystem, declareNetworkGateway, istioRelease } from "../lib/istio-cluster";
+import { exposeIstiodGateway, exposeIstiodVirtualService, strictPeerAuthentication } from "../lib/istio-config";
+import { type IstioChartSource, primaryIstiodValues } from "../lib/istio-values";
+
+export interface IstioPrimaryArgs {
+    /**
+     * Istio cluster name (`global.multiCluster.clusterName`); remotes and mesh networks refer to it.
+     * https://istio.io/latest/docs/setup/install/multicluster/primary-remote_multi-network/
+     */
+    readonly clusterName: string;
+    /** Istio network of this cluster (`global.network`, the `topology.istio.io/network` label). */
+    readonly network: string;
+    /** `global.meshID`, the same in every cluster. */
+    readonly meshId: string;
+    /** Istio version, chart repository and image hub. */
+    readonly source: IstioChartSource;
+    /** The cluster's `cacerts` (intermediate CA under the shared root). */
+    readonly caCerts: CaCerts;
+    /**
+     * A fixed address of the network gateway, used instead of its load balancer's.
+     * @default the first `status.loadBalancer.ingress` address of the gateway Service
+     */
+    readonly gatewayAddress?: string;
+}
+
+/**
+ * The primary cluster: istiod for the whole mesh, its network gateway, istiod exposed through that
+ * gateway for the remotes (Istio's `expose-istiod` sample) and mesh-wide STRICT mTLS.
+ * The cluster arrives as `opts.provider`.
+ */
+export class IstioPrimary extends pulumi.ComponentResource {
+    /** Name of the `istio-system` namespace, known once it exists (so dependents wait for it). */
+    public readonly namespace: pulumi.Output<string>;
+    /** The istiod release; the ConfigMap `istio` and injection exist once it is ready. */
+    public readonly istiod: k8s.helm.v3.Release;
+    /** Address of this cluster's network gateway (IP or DNS name). */
+    public readonly gatewayAddress: pulumi.Output<string>;
+    /**
+     * The same address, known only once istiod is exposed on it: what remotes use as
+     * `remotePilotAddress`, so they cannot start before the primary can serve them.
+     */
+    public readonly discoveryAddress: pulumi.Output<string>;
+
+    constructor(name: string, args: IstioPrimaryArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("istio-multicluster:index:IstioPrimary", name, {}, opts);
+
+        const system = declareIstioSystem(
+            name,
+            { role: "primary", network: args.network, caCerts: args.caCerts, source: args.source },
+            this,
+        );
+        this.namespace = system.namespace.metadata.name;
+
+        this.istiod = istioRelease(
+            `${name}-istiod`,
+            {
+                release: "istiod",
+                chart: "istiod",
+                source: args.source,
+                namespace: this.namespace,
+                values: primaryIstiodValues(args, args.source.hub),
+            },
+            // istiod reads `cacerts` once at start: without it, it would mint a self-signed root of its own.
+            { parent: this, dependsOn: [system.cacerts, system.base] },
+        );
+
+        const gateway = declareNetworkGateway(
+            name,
+            { network: args.network, namespace: this.namespace, source: args.source, gatewayAddress: args.gatewayAddress },
+            { parent: this, dependsOn: [this.istiod] },
+        );
+        this.gatewayAddress = gateway.address;
+
+        const afterIstiod = { parent: this, dependsOn: [this.istiod] };
+        const exposed = [exposeIstiodGateway(), exposeIstiodVirtualService()].map(
+            (body) => new k8s.apiextensions.CustomResource(`${name}-${body.metadata.name}`, body, afterIstiod),
+        );
+        new k8s.apiextensions.CustomResource(`${name}-peer-authentication`, strictPeerAuthentication(), afterIstiod);
+
+        this.discoveryAddress = pulumi
+            .all([this.gatewayAddress, ...exposed.map((r) => r.urn)])
+            .apply(([address]) => address);
+
+        this.registerOutputs({ namespace: this.namespace, gatewayAddress: this.gatewayAddress });
+    }
+}

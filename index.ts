@@ -1,0 +1,87 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterAwareGateway } from "./components/cluster-aware-gateway";
+import { IstioPrimary } from "./components/istio-primary";
+import { IstioRemote } from "./components/istio-remote";
+import { SharedRootCA } from "./components/shared-root-ca";
+import { readCaCertsFiles } from "./lib/cacerts";
+import { loadStackConfig } from "./lib/config";
+
+// Validate everything before declaring anything: a bad config throws here with every problem listed.
+const config = loadStackConfig(pulumi.runtime.allConfig());
+const clusters = [config.primary, ...config.remotes];
+const source = config.istio;
+
+const providers = new Map(
+    clusters.map((c) => [
+        c.name,
+        new k8s.Provider(c.name, { kubeconfig: pulumi.secret(c.kubeconfig), context: c.context }),
+    ]),
+);
+const providerOf = (name: string) => providers.get(name) as k8s.Provider;
+
+const { directory } = config.ca;
+const cacerts =
+    directory !== undefined && config.ca.source === "files"
+        ? Object.fromEntries(clusters.map((c) => [c.name, readCaCertsFiles(directory, c.name)]))
+        : new SharedRootCA("mesh-ca", { clusterNames: clusters.map((c) => c.name) }).cacerts;
+
+const primary = new IstioPrimary(
+    config.primary.name,
+    {
+        clusterName: config.primary.name,
+        network: config.primary.network,
+        meshId: source.meshId,
+        source,
+        caCerts: cacerts[config.primary.name],
+        gatewayAddress: config.primary.gatewayAddress,
+    },
+    { provider: providerOf(config.primary.name) },
+);
+
+const remotes = config.remotes.map(
+    (r) =>
+        new IstioRemote(
+            r.name,
+            {
+                clusterName: r.name,
+                network: r.network,
+                meshId: source.meshId,
+                source,
+                caCerts: cacerts[r.name],
+                apiServer: r.apiServer,
+                gatewayAddress: r.gatewayAddress,
+                primary: {
+                    clusterName: config.primary.name,
+                    provider: providerOf(config.primary.name),
+                    namespace: primary.namespace,
+                    discoveryAddress: primary.discoveryAddress,
+                },
+            },
+            { provider: providerOf(r.name) },
+        ),
+);
+
+new ClusterAwareGateway(
+    `${config.primary.name}-cluster-aware-routing`,
+    {
+        namespace: primary.namespace,
+        istiod: primary.istiod,
+        networkGateways: [
+            { cluster: config.primary, address: primary.gatewayAddress },
+            ...config.remotes.map((r, i) => ({ cluster: r, address: remotes[i].gatewayAddress })),
+        ].map(({ cluster, address }) =>
+            address.apply((a) => ({ clusterName: cluster.name, network: cluster.network, address: a })),
+        ),
+    },
+    { provider: providerOf(config.primary.name) },
+);
+
+/** Each cluster's network gateway address, by cluster name. */
+export const gatewayAddresses = pulumi
+    .all([primary.gatewayAddress, ...remotes.map((r) => r.gatewayAddress)])
+    .apply((addresses) => Object.fromEntries(clusters.map((c, i) => [c.name, addresses[i]])));
+/** The remote secrets istiod watches on the primary. */
+export const remoteSecretNames = pulumi.all(remotes.map((r) => r.remoteSecret.secretName));
+/** The Istio release the mesh runs. */
+export const istioVersion = source.version;

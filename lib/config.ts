@@ -1,0 +1,390 @@
+/**
+ * The stack configuration: its schema, its defaults, and the one function that turns Pulumi's raw
+ * config map into a validated {@link StackConfig} or a single error listing every problem.
+ *
+ * Validation runs before the program declares any resource, so a bad config creates nothing.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+
+/** The Pulumi project name, which is also the namespace of our config keys. */
+export const PROJECT = "istio-multicluster";
+
+/**
+ * Defaults of the `istio` key. 1.30.3 is the newest stable release tagged in istio/istio whose charts
+ * were checked (see lib/chart-values.ts). Charts and images moved in 2026: the GCS chart bucket stops
+ * after 1.30 and the registry.istio.io image hub is retired, so both point at the current homes.
+ */
+export const ISTIO_DEFAULTS = {
+    version: "1.30.3",
+    meshId: "mesh1",
+    chartRepository: "https://blob.istio.io/istio-release/charts",
+    hub: "docker.io/istio",
+} as const;
+
+/** The oldest Istio whose charts have what we rely on (remote profile; network labels on gateway pods). */
+export const MINIMUM_ISTIO_VERSION = "1.26.0";
+
+/** The four files of Istio's cert tooling (`tools/certs`), read per cluster when `ca.source` is `files`. */
+export const CA_FILES = ["ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem"] as const;
+
+/** One cluster as the user wrote it, after validation and kubeconfig resolution. */
+export interface ClusterConfig {
+    /** Istio cluster name (`global.multiCluster.clusterName`). */
+    readonly name: string;
+    /** Istio network name (`global.network`). */
+    readonly network: string;
+    /** The kubeconfig context the cluster's provider uses. */
+    readonly context: string;
+    /** The kubeconfig (all of it, current context set) for the cluster's provider; treat as secret. */
+    readonly kubeconfig: string;
+    /** The https URL istiod uses to reach this cluster's API server. */
+    readonly apiServer: string;
+    /** A fixed address for the cluster's network gateway, used instead of its load balancer's. */
+    readonly gatewayAddress?: string;
+}
+
+export interface StackConfig {
+    readonly primary: ClusterConfig;
+    readonly remotes: readonly ClusterConfig[];
+    readonly istio: {
+        readonly version: string;
+        readonly meshId: string;
+        readonly chartRepository: string;
+        readonly hub: string;
+    };
+    readonly ca: { readonly source: "generate" | "files"; readonly directory?: string };
+    readonly sample: { readonly enabled: boolean; readonly namespace: string };
+}
+
+/** A bad stack configuration: the message lists every problem; Pulumi prints it without a stack trace. */
+export class StackConfigError extends pulumi.RunError {
+    constructor(readonly problems: readonly string[]) {
+        super(
+            `invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was created:\n` +
+                problems.map((p) => `  - ${p}`).join("\n"),
+        );
+        this.name = "StackConfigError";
+    }
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const VERSION = /^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?$/;
+
+/** A strict object whose unknown-key message names the keys it knows. */
+function known<T extends z.ZodRawShape>(shape: T, what: string) {
+    return z.strictObject(shape, {
+        error: (issue) => (issue.code === "unrecognized_keys" ? `one of ${Object.keys(shape).join(", ")}` : what),
+    });
+}
+
+const dnsLabel = (what: string) =>
+    z
+        .string({ error: `${what} (a DNS-1123 label: lowercase letters, digits and '-', at most 63 characters)` })
+        .max(63, { error: `${what} of at most 63 characters` })
+        .regex(DNS1123_LABEL, { error: `${what} (a DNS-1123 label: lowercase letters, digits and '-')` });
+
+const labelValue = (what: string) =>
+    z
+        .string({ error: `${what} (a Kubernetes label value: letters, digits, '-', '_' and '.', at most 63 characters)` })
+        .max(63, { error: `${what} of at most 63 characters` })
+        .regex(LABEL_VALUE, { error: `${what} (a Kubernetes label value: letters, digits, '-', '_' and '.')` });
+
+const url = (protocols: readonly string[], what: string) =>
+    z.string({ error: what }).refine(
+        (v) => {
+            try {
+                return protocols.includes(new URL(v).protocol);
+            } catch {
+                return false;
+            }
+        },
+        { error: what },
+    );
+
+const address = z
+    .string({ error: "an IP address or a DNS name" })
+    .refine((v) => [z.ipv4(), z.ipv6(), z.hostname()].some((s) => s.safeParse(v).success), {
+        error: "an IP address or a DNS name",
+    });
+
+const clusterShape = {
+    name: dnsLabel("an Istio cluster name"),
+    network: labelValue("an Istio network name"),
+    context: z.string({ error: "a kubeconfig context name" }).min(1, { error: "a kubeconfig context name" }).optional(),
+    kubeconfig: z
+        .string({ error: "a kubeconfig file path or inline kubeconfig" })
+        .min(1, { error: "a kubeconfig file path or inline kubeconfig" })
+        .optional(),
+    apiServer: url(["https:"], "an https URL of the cluster's API server").optional(),
+    gatewayAddress: address.optional(),
+};
+
+function versionAtLeast(version: string, minimum: string): boolean {
+    const [a, b] = [version, minimum].map((v) => (VERSION.exec(v) ?? []).slice(1, 4).map(Number));
+    for (let i = 0; i < 3; i++) {
+        if (a[i] !== b[i]) return a[i] > b[i];
+    }
+    return true;
+}
+
+/** Where a cluster's kubeconfig comes from, read with @kubernetes/client-node as kubectl would. */
+interface KubeconfigSource {
+    readonly id: string;
+    readonly kubeConfig: KubeConfig;
+}
+
+/** The user's default kubeconfig (`KUBECONFIG`, else `~/.kube/config`), or why there is none. */
+function defaultKubeconfig(): KubeconfigSource | string {
+    const files = (process.env.KUBECONFIG ?? "").split(path.delimiter).filter(Boolean);
+    const candidates = files.length > 0 ? files : [path.join(os.homedir(), ".kube", "config")];
+    if (!candidates.some((f) => fs.existsSync(f))) {
+        return `no kubeconfig found (${files.length > 0 ? "KUBECONFIG names no existing file" : "~/.kube/config does not exist and KUBECONFIG is unset"})`;
+    }
+    try {
+        const kubeConfig = new KubeConfig();
+        kubeConfig.loadFromDefault();
+        return { id: `default:${candidates.join(path.delimiter)}`, kubeConfig };
+    } catch (e) {
+        return `the default kubeconfig could not be read (${(e as Error).message})`;
+    }
+}
+
+/** A cluster's own `kubeconfig` value: inline YAML/JSON when it spans lines or starts with `{`, else a path. */
+function explicitKubeconfig(value: string): KubeconfigSource | string {
+    const inline = value.includes("\n") || value.trimStart().startsWith("{");
+    try {
+        const kubeConfig = new KubeConfig();
+        if (inline) {
+            kubeConfig.loadFromString(value);
+            return { id: `inline:${createHash("sha256").update(value).digest("hex")}`, kubeConfig };
+        }
+        const file = value.startsWith("~/") ? path.join(os.homedir(), value.slice(2)) : value;
+        if (!fs.existsSync(file)) return "a kubeconfig file that exists, or inline kubeconfig";
+        kubeConfig.loadFromFile(file);
+        return { id: `file:${path.resolve(file)}`, kubeConfig };
+    } catch {
+        return "a readable kubeconfig";
+    }
+}
+
+/** A cluster's kubeconfig context resolved, or the problem (with the key it belongs to). */
+type Resolution =
+    | { readonly context: string; readonly kubeconfig: string; readonly server?: string; readonly sourceId: string }
+    | { readonly problem: string; readonly key: "kubeconfig" | "context" | undefined };
+
+/**
+ * Resolves clusters' kubeconfig contexts, reading each kubeconfig once. Works on raw (possibly invalid)
+ * cluster objects, so context problems are reported alongside every other problem of the cluster.
+ */
+function contextResolver() {
+    let defaultSource: KubeconfigSource | string | undefined;
+    const explicit = new Map<string, KubeconfigSource | string>();
+    return (c: { kubeconfig?: unknown; context?: unknown }): Resolution | undefined => {
+        if ((c.kubeconfig !== undefined && typeof c.kubeconfig !== "string") || (c.context !== undefined && typeof c.context !== "string")) {
+            return undefined; // the schema reports the wrong type
+        }
+        let source: KubeconfigSource | string;
+        if (c.kubeconfig === undefined) {
+            source = defaultSource ??= defaultKubeconfig();
+        } else {
+            source = explicit.get(c.kubeconfig) ?? explicitKubeconfig(c.kubeconfig);
+            explicit.set(c.kubeconfig, source);
+        }
+        if (typeof source === "string") return { problem: source, key: c.kubeconfig === undefined ? undefined : "kubeconfig" };
+        const contexts = source.kubeConfig.getContexts().map((x) => x.name);
+        const context = source.kubeConfig.getContextObject(c.context ?? source.kubeConfig.getCurrentContext());
+        if (!context) {
+            return { problem: `a context of the kubeconfig (${contexts.length > 0 ? contexts.join(", ") : "it has none"})`, key: "context" };
+        }
+        source.kubeConfig.setCurrentContext(context.name);
+        return {
+            context: context.name,
+            kubeconfig: source.kubeConfig.exportConfig(),
+            server: source.kubeConfig.getCluster(context.cluster)?.server,
+            sourceId: `${source.id}#${context.name}`,
+        };
+    };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Checks run on raw input too (`when`), so they report alongside other problems of the same object. */
+const always = { when: (payload: { value: unknown }) => isRecord(payload.value) };
+
+/** The schema of the whole config; cross-cluster checks look at `raw`, the config as the user wrote it. */
+function stackSchema(raw: Record<string, unknown>) {
+    const resolve = contextResolver();
+    const cluster = known(clusterShape, "a cluster: { name, network, context?, kubeconfig?, apiServer?, gatewayAddress? }")
+        .superRefine((c, ctx) => {
+            const r = resolve(c);
+            if (r !== undefined && "problem" in r) {
+                ctx.addIssue({ code: "custom", path: r.key ? [r.key] : [], message: r.problem });
+            } else if (r !== undefined && c.apiServer === undefined && !r.server) {
+                ctx.addIssue({ code: "custom", path: ["apiServer"], message: `an https URL (context "${r.context}" names no cluster server)` });
+            }
+        }, always)
+        .transform((c): ClusterConfig & { sourceId: string } => {
+            const r = resolve(c) as Exclude<Resolution, { problem: string }>;
+            return {
+                name: c.name,
+                network: c.network,
+                context: r.context,
+                kubeconfig: r.kubeconfig,
+                apiServer: c.apiServer ?? (r.server as string),
+                gatewayAddress: c.gatewayAddress,
+                sourceId: r.sourceId,
+            };
+        });
+
+    return known(
+        {
+            primary: cluster,
+            remotes: z.array(cluster, { error: "a list of clusters" }).min(1, { error: "a non-empty list of clusters" }),
+            istio: known(
+                {
+                    version: z
+                        .string({ error: "an Istio release version such as 1.30.3" })
+                        .regex(VERSION, { error: "an Istio release version such as 1.30.3" })
+                        .refine((v) => versionAtLeast(v, MINIMUM_ISTIO_VERSION), {
+                            error: `an Istio release version of at least ${MINIMUM_ISTIO_VERSION}`,
+                        })
+                        .default(ISTIO_DEFAULTS.version),
+                    meshId: labelValue("a mesh ID").default(ISTIO_DEFAULTS.meshId),
+                    chartRepository: url(["https:", "oci:"], "an https:// or oci:// Helm chart repository URL").default(
+                        ISTIO_DEFAULTS.chartRepository,
+                    ),
+                    hub: z
+                        .string({ error: "an image registry path such as docker.io/istio" })
+                        .regex(/^[a-z0-9]([-a-z0-9._:]*[a-z0-9])?(\/[a-z0-9]([-a-z0-9._]*[a-z0-9])?)*$/, {
+                            error: "an image registry path such as docker.io/istio",
+                        })
+                        .default(ISTIO_DEFAULTS.hub),
+                },
+                "an object: { version?, meshId?, chartRepository?, hub? }",
+            ).default({ ...ISTIO_DEFAULTS }),
+            ca: known(
+                {
+                    source: z.enum(["generate", "files"], { error: '"generate" or "files"' }).default("generate"),
+                    directory: z.string({ error: "a directory path" }).min(1, { error: "a directory path" }).optional(),
+                },
+                'an object: { source?: "generate" | "files", directory? }',
+            ).default({ source: "generate" }),
+            sample: known(
+                {
+                    enabled: z.boolean({ error: "true or false" }).default(true),
+                    namespace: dnsLabel("a namespace name").default("sample"),
+                },
+                "an object: { enabled?, namespace? }",
+            ).default({ enabled: true, namespace: "sample" }),
+        },
+        "an object",
+    ).superRefine((_, ctx) => {
+        // Runs on invalid input too (see `always`): look only at what has the right shape.
+        const clusters = [
+            { path: ["primary"], value: raw.primary },
+            ...(Array.isArray(raw.remotes) ? raw.remotes : []).map((value: unknown, i) => ({ path: ["remotes", i], value })),
+        ].filter((c): c is { path: (string | number)[]; value: Record<string, unknown> } => isRecord(c.value));
+        const firstSeen = new Map<string, (string | number)[]>();
+        for (const c of clusters) {
+            const r = resolve(c.value);
+            const keys = [
+                ["name", typeof c.value.name === "string" ? c.value.name : undefined, "a cluster name"],
+                ["context", r && !("problem" in r) ? r.sourceId : undefined, "a context"],
+            ] as const;
+            for (const [key, identity, what] of keys) {
+                if (identity === undefined) continue;
+                const seen = firstSeen.get(`${key}=${identity}`);
+                if (seen === undefined) {
+                    firstSeen.set(`${key}=${identity}`, c.path);
+                } else {
+                    ctx.addIssue({ code: "custom", path: [...c.path, key], message: `${what} no other cluster uses (${formatPath(seen)} has it)` });
+                }
+            }
+        }
+        const ca = isRecord(raw.ca) ? raw.ca : {};
+        if (ca.source === "files") {
+            if (typeof ca.directory !== "string") {
+                if (ca.directory === undefined) {
+                    ctx.addIssue({ code: "custom", path: ["ca", "directory"], message: 'a directory path (ca.source is "files")' });
+                }
+                return;
+            }
+            const directory = ca.directory;
+            const missing = clusters
+                .map((c) => c.value.name)
+                .filter((name): name is string => typeof name === "string")
+                .flatMap((name) => CA_FILES.map((f) => path.join(name, f)))
+                .filter((f) => !fs.existsSync(path.join(directory, f)));
+            if (missing.length > 0) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["ca", "directory"],
+                    message: `a directory holding <cluster>/{${CA_FILES.join(",")}} (missing: ${missing.join(", ")})`,
+                });
+            }
+        }
+    }, always);
+}
+
+/** `remotes[0].network` */
+export function formatPath(segments: readonly PropertyKey[]): string {
+    return segments.map((s, i) => (typeof s === "number" ? `[${s}]` : i === 0 ? String(s) : `.${String(s)}`)).join("");
+}
+
+function valueAt(root: unknown, segments: readonly PropertyKey[]): unknown {
+    return segments.reduce<unknown>(
+        (v, s) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[s] : undefined),
+        root,
+    );
+}
+
+/** The value found, for an error message: never a kubeconfig's (it may be a secret), and kept short. */
+function describeFound(segments: readonly PropertyKey[], value: unknown): string {
+    if (value === undefined) return "nothing";
+    if (segments.includes("kubeconfig")) return "a value that is not shown (kubeconfigs may be secret)";
+    const text = JSON.stringify(value);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** Config values arrive as strings; objects and lists as JSON text. */
+function parseConfigValue(raw: string): unknown {
+    try {
+        return JSON.parse(raw);
+    } catch {
+        return raw;
+    }
+}
+
+/**
+ * Validates the `istio-multicluster:*` keys of a Pulumi config map (`pulumi.runtime.allConfig()`)
+ * and resolves each cluster's kubeconfig context. Throws {@link StackConfigError} listing every
+ * problem with its key path, the value found and what is expected.
+ */
+export function loadStackConfig(config: Readonly<Record<string, string>>): StackConfig {
+    const raw: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(config)) {
+        if (key.startsWith(`${PROJECT}:`)) raw[key.slice(PROJECT.length + 1)] = parseConfigValue(value);
+    }
+    const result = stackSchema(raw).safeParse(raw);
+    if (result.success) {
+        const strip = ({ sourceId: _, ...c }: ClusterConfig & { sourceId: string }): ClusterConfig => c;
+        return { ...result.data, primary: strip(result.data.primary), remotes: result.data.remotes.map(strip) };
+    }
+    const problems = result.error.issues.flatMap((issue) => {
+        if (issue.code === "unrecognized_keys") {
+            return issue.keys.map(
+                (k) => `${formatPath([...issue.path, k]) || k}: unknown key; expected ${issue.message}`,
+            );
+        }
+        const where = formatPath(issue.path) || "(the configuration)";
+        return [`${where}: expected ${issue.message}, found ${describeFound(issue.path, valueAt(raw, issue.path))}`];
+    });
+    throw new StackConfigError(problems);
+}

@@ -1,0 +1,149 @@
+/**
+ * What every cluster of the mesh gets, primary or remote: its `istio-system` namespace labelled with
+ * its network, the `cacerts` Secret, the `base` chart, and a network (east-west) gateway whose address
+ * becomes an Output. The components call these with `parent: this`, so resources inherit the
+ * component's cluster provider and are named `${name}-<role>`.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { type CaCerts, cacertsSecretData } from "./cacerts";
+import {
+    type IstioChartSource,
+    ISTIO_SYSTEM,
+    NETWORK_GATEWAY,
+    baseValues,
+    loadBalancerAddress,
+    networkGatewayValues,
+} from "./istio-values";
+
+/** Where Helm finds one of Istio's charts: an https repository, or an OCI registry path. */
+export function chartLocation(source: IstioChartSource, chart: "base" | "istiod" | "gateway") {
+    return source.chartRepository.startsWith("oci://")
+        ? { chart: `${source.chartRepository.replace(/\/$/, "")}/${chart}` }
+        : { chart, repositoryOpts: { repo: source.chartRepository } };
+}
+
+/**
+ * One of Istio's charts as a Helm release. `helm.v3.Release` installs with Helm's own wait (Deployments
+ * ready, LoadBalancer addresses assigned), takes values holding Outputs, and previews cleanly while they
+ * are unknown — see the README's "Why helm.v3.Release".
+ */
+export function istioRelease(
+    name: string,
+    args: {
+        readonly release: string;
+        readonly chart: "base" | "istiod" | "gateway";
+        readonly source: IstioChartSource;
+        readonly namespace: pulumi.Input<string>;
+        readonly values: pulumi.Input<Record<string, unknown>>;
+    },
+    opts: pulumi.CustomResourceOptions,
+): k8s.helm.v3.Release {
+    return new k8s.helm.v3.Release(
+        name,
+        {
+            name: args.release,
+            ...chartLocation(args.source, args.chart),
+            version: args.source.version,
+            namespace: args.namespace,
+            values: args.values,
+            // Load balancers and cross-cluster injection can take longer than Helm's 5 minutes.
+            timeout: 600,
+        },
+        opts,
+    );
+}
+
+export interface IstioSystemArgs {
+    readonly role: "primary" | "remote";
+    readonly network: string;
+    /** Set on remotes: the primary cluster whose istiod manages this one. */
+    readonly controlPlaneCluster?: string;
+    readonly caCerts: CaCerts;
+    readonly source: IstioChartSource;
+}
+
+/** `istio-system` with its network label, `cacerts` and the `base` chart; istiod must wait for `cacerts`. */
+export function declareIstioSystem(name: string, args: IstioSystemArgs, parent: pulumi.Resource) {
+    const namespace = new k8s.core.v1.Namespace(
+        `${name}-istio-system`,
+        {
+            metadata: {
+                name: ISTIO_SYSTEM,
+                labels: { "topology.istio.io/network": args.network },
+                annotations: args.controlPlaneCluster
+                    ? { "topology.istio.io/controlPlaneClusters": args.controlPlaneCluster }
+                    : undefined,
+            },
+        },
+        { parent },
+    );
+    const cacerts = new k8s.core.v1.Secret(
+        `${name}-cacerts`,
+        {
+            metadata: { name: "cacerts", namespace: namespace.metadata.name },
+            type: "Opaque",
+            stringData: cacertsSecretData(args.caCerts),
+        },
+        { parent },
+    );
+    const base = istioRelease(
+        `${name}-base`,
+        {
+            release: "istio-base",
+            chart: "base",
+            source: args.source,
+            namespace: namespace.metadata.name,
+            values: baseValues(args.role),
+        },
+        { parent },
+    );
+    return { namespace, cacerts, base };
+}
+
+/**
+ * The network (east-west) gateway and its address: the user's fixed `gatewayAddress`, else the first
+ * load balancer address of the chart's Service, read once the release (which waits for it) is installed.
+ */
+export function declareNetworkGateway(
+    name: string,
+    args: {
+        readonly network: string;
+        readonly namespace: pulumi.Input<string>;
+        readonly source: IstioChartSource;
+        readonly gatewayAddress?: string;
+    },
+    opts: { readonly parent: pulumi.Resource; readonly dependsOn: pulumi.Input<pulumi.Resource>[] },
+) {
+    const release = istioRelease(
+        `${name}-network-gateway`,
+        {
+            release: NETWORK_GATEWAY.name,
+            chart: "gateway",
+            source: args.source,
+            namespace: args.namespace,
+            values: networkGatewayValues(args.network),
+        },
+        { parent: opts.parent, dependsOn: opts.dependsOn },
+    );
+    const fixed = args.gatewayAddress;
+    const address =
+        fixed !== undefined
+            ? release.status.apply(() => fixed)
+            : k8s.core.v1.Service.get(
+                  `${name}-network-gateway-service`,
+                  // Derived from the release so the read waits for it (and is skipped while it is unknown).
+                  pulumi.interpolate`${release.status.namespace}/${release.status.name}`,
+                  { parent: opts.parent, dependsOn: [release] },
+              ).status.apply((status) => {
+                  const found = loadBalancerAddress(status?.loadBalancer);
+                  if (found === undefined) {
+                      throw new Error(
+                          `the network gateway Service ${NETWORK_GATEWAY.name} of ${name} has no load balancer address; ` +
+                              "give the cluster a gatewayAddress or a load balancer implementation",
+                      );
+                  }
+                  return found;
+              });
+    return { release, address };
+}

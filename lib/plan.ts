@@ -1,0 +1,203 @@
+/**
+ * The plan as data: runs code that declares resources (the whole program, or one component) under
+ * Pulumi's mock runtime and returns what it declared — cluster, type, name, inputs with secrets
+ * masked, and dependencies — without touching a cluster. Used by the tests and the plan CLI.
+ */
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "./config";
+
+/** Placeholders for values a plan never shows. */
+export const SECRET = "[secret]";
+export const UNKNOWN = "[unknown]";
+
+export interface PlannedResource {
+    readonly urn: string;
+    readonly type: string;
+    readonly name: string;
+    /** True for resources read with `get` rather than declared. */
+    readonly read: boolean;
+    /** Name of the explicit provider (for Kubernetes objects: the cluster), if any. */
+    readonly provider?: string;
+    readonly parent?: string;
+    /** Inputs as declared; secrets replaced by {@link SECRET}, unknowns by {@link UNKNOWN}. */
+    readonly inputs: Record<string, unknown>;
+    /** Dotted paths of the inputs that arrived as secrets. */
+    readonly secretInputs: readonly string[];
+    /** URNs this resource waits for (dependsOn, and the resources behind its input Outputs). */
+    readonly dependencies: readonly string[];
+}
+
+export interface Plan {
+    readonly resources: readonly PlannedResource[];
+}
+
+/** What the mocked clusters answer: addresses of load balancers, keyed by provider (cluster) name. */
+export interface MockClusters {
+    /** Load balancer ingress of a cluster's Services. @default an IP of 203.0.113.0/24 (TEST-NET-3) per cluster */
+    readonly loadBalancer?: (cluster: string) => { ip?: string; hostname?: string };
+}
+
+interface RpcSecret {
+    readonly value: unknown;
+}
+
+function isSecret(v: unknown): v is RpcSecret {
+    return pulumi.runtime.isRpcSecret(v);
+}
+
+/** Masks secrets and unknowns, and lists where the secrets were. */
+function mask(value: unknown, at: string, secrets: string[]): unknown {
+    if (isSecret(value)) {
+        secrets.push(at);
+        return SECRET;
+    }
+    if (pulumi.isUnknown(value)) return UNKNOWN;
+    if (Array.isArray(value)) return value.map((v, i) => mask(v, `${at}[${i}]`, secrets));
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mask(v, at ? `${at}.${k}` : k, secrets)]));
+    }
+    return value;
+}
+
+const unwrap = (v: unknown): unknown => (isSecret(v) ? unwrap(v.value) : v);
+
+/** `urn:...::pulumi:providers:kubernetes::cluster1::id` → `cluster1` */
+function providerName(ref: string): string | undefined {
+    if (!ref) return undefined;
+    const urn = ref.split("::").slice(0, -1).join("::");
+    return urn.split("::").pop();
+}
+
+/** Status fields the program reads back from the clusters, as a real run would find them. */
+function mockState(args: pulumi.runtime.MockResourceArgs, clusters: MockClusters): Record<string, unknown> {
+    const inputs = args.inputs as Record<string, unknown>;
+    const cluster = providerName(args.provider ?? "") ?? "";
+    switch (args.type) {
+        case "kubernetes:core/v1:Service": {
+            const ingress = clusters.loadBalancer?.(cluster) ?? { ip: `203.0.113.${10 + clusterIndex(cluster)}` };
+            return { ...inputs, status: { loadBalancer: { ingress: [ingress] } } };
+        }
+        case "kubernetes:core/v1:Secret": {
+            if (unwrap(inputs.type) !== "kubernetes.io/service-account-token") return inputs;
+            const b64 = (s: string) => Buffer.from(s).toString("base64");
+            return { ...inputs, data: { token: b64(`reader-token-of-${cluster}`), "ca.crt": b64(`api-server-ca-of-${cluster}`) } };
+        }
+        case "kubernetes:helm.sh/v3:Release":
+            return { ...inputs, status: { name: inputs.name, namespace: inputs.namespace, revision: 1, status: "deployed" } };
+        case "tls:index/privateKey:PrivateKey":
+            return { ...inputs, privateKeyPem: `-----BEGIN PRIVATE KEY-----\n${args.name}\n-----END PRIVATE KEY-----\n` };
+        case "tls:index/certRequest:CertRequest":
+            return { ...inputs, certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\n${args.name}\n-----END CERTIFICATE REQUEST-----\n` };
+        case "tls:index/selfSignedCert:SelfSignedCert":
+        case "tls:index/locallySignedCert:LocallySignedCert":
+            return { ...inputs, certPem: `-----BEGIN CERTIFICATE-----\n${args.name}\n-----END CERTIFICATE-----\n` };
+        default:
+            return inputs;
+    }
+}
+
+const clusterIds = new Map<string, number>();
+function clusterIndex(cluster: string): number {
+    if (!clusterIds.has(cluster)) clusterIds.set(cluster, clusterIds.size);
+    return clusterIds.get(cluster) as number;
+}
+
+/** The parts of a register/read request the plan records (both carry the inputs, under different names). */
+interface ResourceRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getProvider(): string;
+    getDependenciesList?(): string[];
+    getObject?(): Parameters<typeof pulumi.runtime.deserializeProperties>[0];
+    getProperties?(): Parameters<typeof pulumi.runtime.deserializeProperties>[0];
+}
+
+type Callback = (err: unknown, response?: { getUrn(): string }) => void;
+
+/**
+ * Runs `declare` under mocks and returns what it declared. With `preview`, every value a cluster or
+ * provider would fill in (addresses, tokens, certificates, ids) stays unknown, as in a first preview.
+ */
+export async function runUnderMocks(
+    declare: () => void,
+    options: { preview?: boolean; config?: Record<string, string>; secretKeys?: string[] } & MockClusters = {},
+): Promise<Plan> {
+    const preview = options.preview ?? false;
+    const resources: PlannedResource[] = [];
+    clusterIds.clear();
+
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                const state = preview ? args.inputs : mockState(args, options);
+                return { id: preview ? undefined : (args.id ?? `${args.name}-id`), state };
+            },
+            call: (args) => args.inputs,
+        },
+        PROJECT,
+        "test",
+        preview,
+    );
+    pulumi.runtime.setAllConfig(options.config ?? {}, options.secretKeys);
+
+    // Record each registration's own request: the mocks' newResource sees neither parent nor dependencies.
+    const monitor = (pulumi.runtime as unknown as { getMonitor(): Record<string, (req: ResourceRequest, cb: Callback) => void> }).getMonitor();
+    for (const method of ["registerResource", "readResource"] as const) {
+        const original = monitor[method].bind(monitor);
+        monitor[method] = (req, callback) =>
+            original(req, (err, response) => {
+                if (!err && response) {
+                    const urn = response.getUrn();
+                    const secretInputs: string[] = [];
+                    const struct = method === "registerResource" ? req.getObject?.() : req.getProperties?.();
+                    const raw = struct ? pulumi.runtime.deserializeProperties(struct, true) : {};
+                    resources.push({
+                        urn,
+                        type: req.getType(),
+                        name: req.getName(),
+                        read: method === "readResource",
+                        provider: providerName(req.getProvider()),
+                        parent: req.getParent() || undefined,
+                        inputs: mask(raw, "", secretInputs) as Record<string, unknown>,
+                        secretInputs,
+                        dependencies: req.getDependenciesList?.() ?? [],
+                    });
+                }
+                callback(err, response);
+            });
+    }
+
+    declare();
+    await pulumi.runtime.disconnect();
+    return { resources };
+}
+
+/** Path of the program's entry point, as ts-node (index.ts) or compiled JavaScript (index.js) loads it. */
+const PROGRAM = path.join(__dirname, "..", "index");
+
+/**
+ * Runs the whole program (index) for a stack config of `istio-multicluster:*` keys and returns the
+ * plan and its stack outputs (resolved unless previewing).
+ */
+export async function planProgram(
+    config: Record<string, string>,
+    options: { preview?: boolean; secretKeys?: string[] } & MockClusters = {},
+): Promise<Plan & { outputs: Record<string, unknown> }> {
+    let program: Record<string, unknown> = {};
+    const plan = await runUnderMocks(
+        () => {
+            delete require.cache[require.resolve(PROGRAM)];
+            program = require(PROGRAM) as Record<string, unknown>;
+        },
+        { ...options, config: { "pulumi:disable-default-providers": '["kubernetes"]', ...config } },
+    );
+    const outputs: Record<string, unknown> = {};
+    if (!options.preview) {
+        for (const [key, value] of Object.entries(program)) {
+            outputs[key] = pulumi.Output.isInstance(value) ? await new Promise((resolve) => value.apply(resolve)) : value;
+        }
+    }
+    return { ...plan, outputs };
+}

@@ -1,0 +1,84 @@
+/** Shared test fixtures: a kubeconfig with several clusters, and stack configs built from it. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { PROJECT } from "../lib/config";
+import type { PlannedResource } from "../lib/plan";
+
+export const CONTEXTS = ["kind-cluster1", "kind-cluster2", "kind-cluster3", "kind-cluster4"];
+
+/** A kubeconfig with one context per kind cluster, each API server on its own port. */
+export function kubeconfigText(contexts: readonly string[] = CONTEXTS): string {
+    return YAML.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: contexts.map((c, i) => ({ name: c, cluster: { server: `https://127.0.0.1:${6443 + i}` } })),
+        users: contexts.map((c) => ({ name: c, user: { token: `user-token-${c}` } })),
+        contexts: contexts.map((c) => ({ name: c, context: { cluster: c, user: c } })),
+        "current-context": contexts[0],
+    });
+}
+
+/** Writes the fixture kubeconfig to a temp file and points KUBECONFIG at it (as a user's shell would). */
+export function useFixtureKubeconfig(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "istio-multicluster-test-"));
+    const file = path.join(dir, "config");
+    fs.writeFileSync(file, kubeconfigText());
+    process.env.KUBECONFIG = file;
+    return file;
+}
+
+export interface ClusterEntry {
+    name: string;
+    network: string;
+    context?: string;
+    kubeconfig?: string;
+    apiServer?: string;
+    gatewayAddress?: string;
+}
+
+export function cluster(n: number, extra: Partial<ClusterEntry> = {}): ClusterEntry {
+    return { name: `cluster${n}`, network: `network${n}`, context: `kind-cluster${n}`, apiServer: `https://172.18.0.${n + 1}:6443`, ...extra };
+}
+
+/** A stack config (as `pulumi config` holds it) with a primary and `remotes` remotes. */
+export function stackConfig(remotes = 1, extra: Record<string, unknown> = {}): Record<string, string> {
+    const values: Record<string, unknown> = {
+        primary: cluster(1),
+        remotes: Array.from({ length: remotes }, (_, i) => cluster(i + 2)),
+        ...extra,
+    };
+    return Object.fromEntries(Object.entries(values).map(([k, v]) => [`${PROJECT}:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+/** The resources of one type, or the single one with that type and name. */
+export function ofType(resources: readonly PlannedResource[], type: string): PlannedResource[] {
+    return resources.filter((r) => r.type === type);
+}
+
+export function named(resources: readonly PlannedResource[], name: string): PlannedResource {
+    const found = resources.filter((r) => r.name === name);
+    if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}`);
+    return found[0];
+}
+
+/** Reads a dotted path of a plain object. */
+export function at(value: unknown, dotted: string): unknown {
+    return dotted.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], value);
+}
+
+/** True if `urn` is among the transitive dependencies of `from` (dependsOn, inputs, and through parents' children). */
+export function waitsFor(resources: readonly PlannedResource[], from: PlannedResource, target: PlannedResource): boolean {
+    const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    const seen = new Set<string>();
+    const stack = [...from.dependencies];
+    while (stack.length > 0) {
+        const urn = stack.pop() as string;
+        if (urn === target.urn) return true;
+        if (seen.has(urn)) continue;
+        seen.add(urn);
+        stack.push(...(byUrn.get(urn)?.dependencies ?? []));
+    }
+    return false;
+}
