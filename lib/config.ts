@@ -145,7 +145,8 @@ function defaultKubeconfig(): KubeconfigSource | string {
     const files = (process.env.KUBECONFIG ?? "").split(path.delimiter).filter(Boolean);
     const candidates = files.length > 0 ? files : [path.join(os.homedir(), ".kube", "config")];
     if (!candidates.some((f) => fs.existsSync(f))) {
-        return `no kubeconfig found (${files.length > 0 ? "KUBECONFIG names no existing file" : "~/.kube/config does not exist and KUBECONFIG is unset"})`;
+        const why = files.length > 0 ? "KUBECONFIG names no existing file" : "KUBECONFIG is unset and ~/.kube/config does not exist";
+        return `a kubeconfig (${why})`;
     }
     try {
         const kubeConfig = new KubeConfig();
@@ -177,7 +178,7 @@ function explicitKubeconfig(value: string): KubeconfigSource | string {
 /** A cluster's kubeconfig context resolved, or the problem (with the key it belongs to). */
 type Resolution =
     | { readonly context: string; readonly kubeconfig: string; readonly server?: string; readonly sourceId: string }
-    | { readonly problem: string; readonly key: "kubeconfig" | "context" | undefined };
+    | { readonly problem: string; readonly key: "kubeconfig" | "context" };
 
 /**
  * Resolves clusters' kubeconfig contexts, reading each kubeconfig once. Works on raw (possibly invalid)
@@ -197,16 +198,17 @@ function contextResolver() {
             source = explicit.get(c.kubeconfig) ?? explicitKubeconfig(c.kubeconfig);
             explicit.set(c.kubeconfig, source);
         }
-        if (typeof source === "string") return { problem: source, key: c.kubeconfig === undefined ? undefined : "kubeconfig" };
+        if (typeof source === "string") return { problem: source, key: "kubeconfig" };
         const contexts = source.kubeConfig.getContexts().map((x) => x.name);
         const context = source.kubeConfig.getContextObject(c.context ?? source.kubeConfig.getCurrentContext());
         if (!context) {
             return { problem: `a context of the kubeconfig (${contexts.length > 0 ? contexts.join(", ") : "it has none"})`, key: "context" };
         }
-        source.kubeConfig.setCurrentContext(context.name);
+        // The source is shared by every cluster that uses it: set the context on a copy.
+        const kubeconfig = { ...(JSON.parse(source.kubeConfig.exportConfig()) as object), "current-context": context.name };
         return {
             context: context.name,
-            kubeconfig: source.kubeConfig.exportConfig(),
+            kubeconfig: JSON.stringify(kubeconfig),
             server: source.kubeConfig.getCluster(context.cluster)?.server,
             sourceId: `${source.id}#${context.name}`,
         };
@@ -225,7 +227,7 @@ function stackSchema(raw: Record<string, unknown>) {
         .superRefine((c, ctx) => {
             const r = resolve(c);
             if (r !== undefined && "problem" in r) {
-                ctx.addIssue({ code: "custom", path: r.key ? [r.key] : [], message: r.problem });
+                ctx.addIssue({ code: "custom", path: [r.key], message: r.problem });
             } else if (r !== undefined && c.apiServer === undefined && !r.server) {
                 ctx.addIssue({ code: "custom", path: ["apiServer"], message: `an https URL (context "${r.context}" names no cluster server)` });
             }
@@ -251,7 +253,7 @@ function stackSchema(raw: Record<string, unknown>) {
                 {
                     version: z
                         .string({ error: "an Istio release version such as 1.30.3" })
-                        .regex(VERSION, { error: "an Istio release version such as 1.30.3" })
+                        .regex(VERSION, { error: "an Istio release version such as 1.30.3", abort: true })
                         .refine((v) => versionAtLeast(v, MINIMUM_ISTIO_VERSION), {
                             error: `an Istio release version of at least ${MINIMUM_ISTIO_VERSION}`,
                         })

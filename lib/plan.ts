@@ -17,6 +17,8 @@ export interface PlannedResource {
     readonly name: string;
     /** True for resources read with `get` rather than declared. */
     readonly read: boolean;
+    /** The id a read asks for; {@link UNKNOWN} while it depends on values not yet known (the engine then skips the read). */
+    readonly readId?: string;
     /** Name of the explicit provider (for Kubernetes objects: the cluster), if any. */
     readonly provider?: string;
     readonly parent?: string;
@@ -109,6 +111,7 @@ interface ResourceRequest {
     getName(): string;
     getParent(): string;
     getProvider(): string;
+    getId?(): string;
     getDependenciesList?(): string[];
     getObject?(): Parameters<typeof pulumi.runtime.deserializeProperties>[0];
     getProperties?(): Parameters<typeof pulumi.runtime.deserializeProperties>[0];
@@ -158,6 +161,10 @@ export async function runUnderMocks(
                         type: req.getType(),
                         name: req.getName(),
                         read: method === "readResource",
+                        readId:
+                            method === "readResource"
+                                ? req.getId?.() === pulumi.runtime.unknownValue ? UNKNOWN : req.getId?.()
+                                : undefined,
                         provider: providerName(req.getProvider()),
                         parent: req.getParent() || undefined,
                         inputs: mask(raw, "", secretInputs) as Record<string, unknown>,

@@ -82,3 +82,13 @@ export function waitsFor(resources: readonly PlannedResource[], from: PlannedRes
     }
     return false;
 }
+
+/** The value of an Output (do not use on values a preview leaves unknown: they never resolve). */
+export function outputOf<T>(output: { apply<U>(f: (t: T) => U): unknown }): Promise<T> {
+    return new Promise((resolve) => output.apply((v: T) => resolve(v)));
+}
+
+/** The Kubernetes resources of a plan (custom or read, not components or providers). */
+export function kubernetesObjects(resources: readonly PlannedResource[]): PlannedResource[] {
+    return resources.filter((r) => r.type.startsWith("kubernetes:"));
+}

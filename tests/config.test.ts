@@ -1,0 +1,190 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ISTIO_DEFAULTS, StackConfigError, loadStackConfig } from "../lib/config";
+import { planProgram } from "../lib/plan";
+import { CA_FILES } from "../lib/config";
+import { cluster, kubeconfigText, stackConfig, useFixtureKubeconfig } from "./support";
+
+/** The problems a config is rejected with (the error's lines after its heading). */
+function problemsOf(config: Record<string, string>): string[] {
+    try {
+        loadStackConfig(config);
+    } catch (e) {
+        assert.ok(e instanceof StackConfigError, `expected a StackConfigError, got ${String(e)}`);
+        return e.problems as string[];
+    }
+    assert.fail("the config was accepted");
+}
+
+const withRemotes = (...remotes: unknown[]) => ({ ...stackConfig(0), "istio-multicluster:remotes": JSON.stringify(remotes) });
+
+describe("stack configuration", () => {
+    let kubeconfigFile: string;
+    before(() => {
+        kubeconfigFile = useFixtureKubeconfig();
+    });
+
+    describe("a valid config", () => {
+        it("fills in the documented defaults", () => {
+            const config = loadStackConfig(stackConfig(1));
+            assert.deepEqual(config.istio, ISTIO_DEFAULTS);
+            assert.deepEqual(config.ca, { source: "generate" });
+            assert.deepEqual(config.sample, { enabled: true, namespace: "sample" });
+        });
+
+        it("resolves each cluster's context, API server and kubeconfig", () => {
+            const config = loadStackConfig(stackConfig(1, { primary: { name: "cluster1", network: "network1", context: "kind-cluster1" } }));
+            assert.equal(config.primary.context, "kind-cluster1");
+            // Defaults to the context's server, like `kubectl config view --minify`.
+            assert.equal(config.primary.apiServer, "https://127.0.0.1:6443");
+            assert.equal(JSON.parse(config.primary.kubeconfig)["current-context"], "kind-cluster1");
+            assert.equal(config.remotes[0].apiServer, "https://172.18.0.3:6443");
+        });
+
+        it("uses the kubeconfig's current context when none is given", () => {
+            const config = loadStackConfig(stackConfig(1, { primary: { name: "cluster1", network: "network1" } }));
+            assert.equal(config.primary.context, "kind-cluster1");
+        });
+
+        it("reads a cluster's own kubeconfig, from a path or inline", () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kc-"));
+            const file = path.join(dir, "other");
+            fs.writeFileSync(file, kubeconfigText(["other"]));
+            const fromFile = loadStackConfig(withRemotes(cluster(2, { kubeconfig: file, context: "other", apiServer: undefined })));
+            assert.equal(fromFile.remotes[0].context, "other");
+            assert.equal(fromFile.remotes[0].apiServer, "https://127.0.0.1:6443");
+            const inline = loadStackConfig(withRemotes(cluster(2, { kubeconfig: kubeconfigText(["inline"]), context: "inline" })));
+            assert.equal(inline.remotes[0].context, "inline");
+        });
+
+        it("accepts IP and DNS gateway addresses", () => {
+            const config = loadStackConfig(
+                withRemotes(cluster(2, { gatewayAddress: "a1b2.elb.us-east-1.amazonaws.com" }), cluster(3, { gatewayAddress: "2001:db8::1" })),
+            );
+            assert.deepEqual(config.remotes.map((r) => r.gatewayAddress), ["a1b2.elb.us-east-1.amazonaws.com", "2001:db8::1"]);
+        });
+    });
+
+    describe("a bad config is rejected with every problem, its key path, the value found and what is expected", () => {
+        const cases: [string, () => Record<string, string>, string[]][] = [
+            ["a typo of a top-level key", () => stackConfig(1, { remote: [] }), [
+                "remote: unknown key; expected one of primary, remotes, istio, ca, sample",
+            ]],
+            ["an empty remotes list", () => ({ ...stackConfig(1), "istio-multicluster:remotes": "[]" }), [
+                "remotes: expected a non-empty list of clusters, found []",
+            ]],
+            ["a missing remotes key and a primary that is not an object", () => ({ "istio-multicluster:primary": "cluster1" }), [
+                "primary: expected a cluster: { name, network, context?, kubeconfig?, apiServer?, gatewayAddress? }, found \"cluster1\"",
+                "remotes: expected a list of clusters, found nothing",
+            ]],
+            ["an invalid network name", () => withRemotes(cluster(2, { network: "net work" })), [
+                "remotes[0].network: expected an Istio network name (a Kubernetes label value: letters, digits, '-', '_' and '.'), found \"net work\"",
+            ]],
+            ["an invalid cluster name and an unknown context, together", () => withRemotes(cluster(2, { name: "Cluster_2", context: "nope" })), [
+                "remotes[0].name: expected an Istio cluster name (a DNS-1123 label: lowercase letters, digits and '-'), found \"Cluster_2\"",
+                "remotes[0].context: expected a context of the kubeconfig (kind-cluster1, kind-cluster2, kind-cluster3, kind-cluster4), found \"nope\"",
+            ]],
+            ["a missing name and a wrong type", () => withRemotes({ network: "network2", context: "kind-cluster2", apiServer: 6443 }), [
+                "remotes[0].name: expected an Istio cluster name (a DNS-1123 label: lowercase letters, digits and '-', at most 63 characters), found nothing",
+                "remotes[0].apiServer: expected an https URL of the cluster's API server, found 6443",
+            ]],
+            ["a duplicate cluster name and context", () => withRemotes(cluster(1)), [
+                "remotes[0].name: expected a cluster name no other cluster uses (primary has it), found \"cluster1\"",
+                "remotes[0].context: expected a context no other cluster uses (primary has it), found \"kind-cluster1\"",
+            ]],
+            ["a typo inside a cluster", () => withRemotes({ ...cluster(2), contxt: "kind-cluster2" }), [
+                "remotes[0].contxt: unknown key; expected one of name, network, context, kubeconfig, apiServer, gatewayAddress",
+            ]],
+            ["a plain-http API server, a bad gateway address and a missing kubeconfig file", () =>
+                withRemotes(cluster(2, { apiServer: "http://172.18.0.3:6443", gatewayAddress: "not an address!", kubeconfig: "/no/such/kubeconfig" })), [
+                "remotes[0].apiServer: expected an https URL of the cluster's API server, found \"http://172.18.0.3:6443\"",
+                "remotes[0].gatewayAddress: expected an IP address or a DNS name, found \"not an address!\"",
+                "remotes[0].kubeconfig: expected a kubeconfig file that exists, or inline kubeconfig, found a value that is not shown (kubeconfigs may be secret)",
+            ]],
+            ["an inline kubeconfig without contexts", () => withRemotes(cluster(2, { kubeconfig: "apiVersion: v1\nkind: Config\nclusters: []\n" })), [
+                "remotes[0].context: expected a context of the kubeconfig (it has none), found \"kind-cluster2\"",
+            ]],
+            ["an old Istio, a bad hub and a typo in istio", () => stackConfig(1, { istio: { version: "1.20.0", hub: "Docker Hub", verison: "1.30.3" } }), [
+                "istio.version: expected an Istio release version of at least 1.26.0, found \"1.20.0\"",
+                "istio.hub: expected an image registry path such as docker.io/istio, found \"Docker Hub\"",
+                "istio.verison: unknown key; expected one of version, meshId, chartRepository, hub",
+            ]],
+            ["a version that is not a release and a chart repository that is not a URL", () =>
+                stackConfig(1, { istio: { version: "latest", chartRepository: "istio-release" } }), [
+                "istio.version: expected an Istio release version such as 1.30.3, found \"latest\"",
+                "istio.chartRepository: expected an https:// or oci:// Helm chart repository URL, found \"istio-release\"",
+            ]],
+            ["CA files without a directory", () => stackConfig(1, { ca: { source: "files" } }), [
+                "ca.directory: expected a directory path (ca.source is \"files\"), found nothing",
+            ]],
+            ["an unknown CA source", () => stackConfig(1, { ca: { source: "vault" } }), [
+                "ca.source: expected \"generate\" or \"files\", found \"vault\"",
+            ]],
+            ["a sample flag that is not a boolean and a bad namespace", () => stackConfig(1, { sample: { enabled: "yes", namespace: "Sample NS" } }), [
+                "sample.enabled: expected true or false, found \"yes\"",
+                "sample.namespace: expected a namespace name (a DNS-1123 label: lowercase letters, digits and '-'), found \"Sample NS\"",
+            ]],
+        ];
+
+        for (const [what, config, expected] of cases) {
+            it(what, () => assert.deepEqual(problemsOf(config()), expected));
+        }
+
+        it("names the missing CA files", () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ca-"));
+            for (const f of CA_FILES) {
+                fs.mkdirSync(path.join(dir, "cluster1"), { recursive: true });
+                fs.writeFileSync(path.join(dir, "cluster1", f), "pem");
+            }
+            fs.mkdirSync(path.join(dir, "cluster2"));
+            fs.writeFileSync(path.join(dir, "cluster2", "ca-cert.pem"), "pem");
+            assert.deepEqual(problemsOf(stackConfig(1, { ca: { source: "files", directory: dir } })), [
+                `ca.directory: expected a directory holding <cluster>/{ca-cert.pem,ca-key.pem,root-cert.pem,cert-chain.pem} ` +
+                    `(missing: cluster2/ca-key.pem, cluster2/root-cert.pem, cluster2/cert-chain.pem), found ${JSON.stringify(dir)}`,
+            ]);
+        });
+
+        it("says when there is no kubeconfig at all", () => {
+            const saved = process.env.KUBECONFIG;
+            process.env.KUBECONFIG = "/no/such/file";
+            try {
+                assert.deepEqual(problemsOf(stackConfig(1)), [
+                    "primary.kubeconfig: expected a kubeconfig (KUBECONFIG names no existing file), found nothing",
+                    "remotes[0].kubeconfig: expected a kubeconfig (KUBECONFIG names no existing file), found nothing",
+                ]);
+            } finally {
+                process.env.KUBECONFIG = saved;
+            }
+        });
+
+        it("never shows an inline kubeconfig, which may be a secret", () => {
+            const secretKubeconfig = "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: s3cr3t-token\n";
+            const message = (() => {
+                try {
+                    loadStackConfig(withRemotes(cluster(2, { kubeconfig: secretKubeconfig, network: "bad network" })));
+                } catch (e) {
+                    return (e as Error).message;
+                }
+                return "";
+            })();
+            assert.match(message, /remotes\[0\]\.network/);
+            assert.doesNotMatch(message, /s3cr3t-token/);
+        });
+
+        it("fails the program before it declares any resource", async () => {
+            await assert.rejects(
+                planProgram({ ...stackConfig(1), "istio-multicluster:remotes": "[]" }),
+                (e: Error) => e instanceof StackConfigError && /nothing was created/.test(e.message),
+            );
+            // A fresh, valid run declares resources: the rejection above is not a broken harness.
+            const { resources } = await planProgram(stackConfig(1));
+            assert.ok(resources.length > 0);
+        });
+    });
+
+    after(() => {
+        assert.ok(kubeconfigFile);
+    });
+});

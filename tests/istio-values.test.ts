@@ -1,0 +1,126 @@
+import { strict as assert } from "node:assert";
+import { KubeConfig } from "@kubernetes/client-node";
+import * as YAML from "yaml";
+import {
+    baseValues,
+    injectionPath,
+    isIpAddress,
+    loadBalancerAddress,
+    meshNetworks,
+    meshNetworksConfigMapValue,
+    networkGatewayValues,
+    primaryIstiodValues,
+    remoteIstiodValues,
+    remoteSecretKubeconfig,
+} from "../lib/istio-values";
+
+const cluster2 = { clusterName: "cluster2", network: "network2", meshId: "mesh1" };
+
+describe("Istio values", () => {
+    it("installs base with the remote profile on remotes only", () => {
+        assert.deepEqual(baseValues("remote"), { profile: "remote" });
+        assert.deepEqual(baseValues("primary"), {});
+    });
+
+    it("makes the primary istiod serve remotes, with its mesh, cluster and network, and log access", () => {
+        assert.deepEqual(primaryIstiodValues({ clusterName: "cluster1", network: "network1", meshId: "mesh1" }, "docker.io/istio"), {
+            global: {
+                hub: "docker.io/istio",
+                meshID: "mesh1",
+                multiCluster: { clusterName: "cluster1" },
+                network: "network1",
+                externalIstiod: true,
+            },
+            meshConfig: { accessLogFile: "/dev/stdout" },
+        });
+    });
+
+    it("points a remote's istiod chart at the primary, with its own injection path", () => {
+        assert.deepEqual(remoteIstiodValues(cluster2, "docker.io/istio", "203.0.113.10"), {
+            profile: "remote",
+            global: {
+                hub: "docker.io/istio",
+                meshID: "mesh1",
+                multiCluster: { clusterName: "cluster2" },
+                network: "network2",
+                configCluster: true,
+                remotePilotAddress: "203.0.113.10",
+            },
+            istiodRemote: { injectionPath: "/inject/cluster/cluster2/net/network2" },
+        });
+        assert.equal(injectionPath({ clusterName: "east", network: "net-east" }), "/inject/cluster/east/net/net-east");
+    });
+
+    it("makes the gateway chart a network gateway of its network", () => {
+        assert.deepEqual(networkGatewayValues("network2"), { name: "istio-eastwestgateway", networkGateway: "network2" });
+    });
+
+    describe("mesh networks", () => {
+        it("maps each network to its cluster's registry and gateway on 15443", () => {
+            assert.deepEqual(
+                meshNetworks([
+                    { clusterName: "cluster1", network: "network1", address: "203.0.113.10" },
+                    { clusterName: "cluster2", network: "network2", address: "a1.elb.amazonaws.com" },
+                ]),
+                {
+                    networks: {
+                        network1: { endpoints: [{ fromRegistry: "cluster1" }], gateways: [{ address: "203.0.113.10", port: 15443 }] },
+                        network2: { endpoints: [{ fromRegistry: "cluster2" }], gateways: [{ address: "a1.elb.amazonaws.com", port: 15443 }] },
+                    },
+                },
+            );
+        });
+
+        it("groups clusters that share a network", () => {
+            const { networks } = meshNetworks([
+                { clusterName: "cluster2", network: "west", address: "203.0.113.11" },
+                { clusterName: "cluster3", network: "west", address: "203.0.113.12" },
+            ]);
+            assert.deepEqual(Object.keys(networks), ["west"]);
+            assert.deepEqual(networks.west.endpoints, [{ fromRegistry: "cluster2" }, { fromRegistry: "cluster3" }]);
+            assert.equal(networks.west.gateways.length, 2);
+        });
+
+        it("renders the ConfigMap value as YAML istiod parses back to the same networks", () => {
+            const gateways = [{ clusterName: "cluster1", network: "network1", address: "203.0.113.10" }];
+            assert.deepEqual(YAML.parse(meshNetworksConfigMapValue(gateways)), meshNetworks(gateways));
+        });
+    });
+
+    describe("the remote secret's kubeconfig", () => {
+        const text = remoteSecretKubeconfig({
+            clusterName: "cluster2",
+            server: "https://172.18.0.3:6443",
+            caData: Buffer.from("ca-pem").toString("base64"),
+            token: "reader-token",
+        });
+        const kc = new KubeConfig();
+        kc.loadFromString(text);
+
+        it("names cluster, user and context after the Istio cluster, as istioctl does", () => {
+            assert.equal(kc.getCurrentContext(), "cluster2");
+            const context = kc.getContextObject("cluster2");
+            assert.deepEqual([context?.cluster, context?.user], ["cluster2", "cluster2"]);
+        });
+
+        it("reaches the given API server with its CA and the reader token", () => {
+            assert.equal(kc.getCluster("cluster2")?.server, "https://172.18.0.3:6443");
+            assert.equal(kc.getCluster("cluster2")?.caData, Buffer.from("ca-pem").toString("base64"));
+            assert.equal(kc.getUser("cluster2")?.token, "reader-token");
+            assert.equal(kc.getCluster("cluster2")?.skipTLSVerify, false);
+        });
+    });
+
+    it("takes a load balancer's IP, else its hostname, else nothing", () => {
+        assert.equal(loadBalancerAddress({ ingress: [{ ip: "203.0.113.7" }] }), "203.0.113.7");
+        assert.equal(loadBalancerAddress({ ingress: [{ hostname: "a1.elb.amazonaws.com" }] }), "a1.elb.amazonaws.com");
+        assert.equal(loadBalancerAddress({ ingress: [] }), undefined);
+        assert.equal(loadBalancerAddress(undefined), undefined);
+    });
+
+    it("tells IP literals from DNS names", () => {
+        assert.ok(isIpAddress("203.0.113.7"));
+        assert.ok(isIpAddress("2001:db8::1"));
+        assert.ok(!isIpAddress("a1.elb.amazonaws.com"));
+    });
+});
