@@ -48,16 +48,17 @@ function isSecret(v: unknown): v is RpcSecret {
     return pulumi.runtime.isRpcSecret(v);
 }
 
-/** Masks secrets and unknowns, and lists where the secrets were. */
-function mask(value: unknown, at: string, secrets: string[]): unknown {
+/** Masks secrets (every leaf; an object's keys stay visible) and unknowns, and lists where the secrets were. */
+function mask(value: unknown, at: string, secrets: string[], inSecret = false): unknown {
     if (isSecret(value)) {
-        secrets.push(at);
-        return SECRET;
+        if (!inSecret) secrets.push(at);
+        return mask(value.value, at, secrets, true);
     }
+    if (inSecret && (typeof value !== "object" || value === null || pulumi.isUnknown(value))) return SECRET;
     if (pulumi.isUnknown(value)) return UNKNOWN;
-    if (Array.isArray(value)) return value.map((v, i) => mask(v, `${at}[${i}]`, secrets));
+    if (Array.isArray(value)) return value.map((v, i) => mask(v, `${at}[${i}]`, secrets, inSecret));
     if (typeof value === "object" && value !== null) {
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mask(v, at ? `${at}.${k}` : k, secrets)]));
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mask(v, at ? `${at}.${k}` : k, secrets, inSecret)]));
     }
     return value;
 }

@@ -1,0 +1,103 @@
+import { strict as assert } from "node:assert";
+import * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import { IstioRemote, remotePilotAddress } from "../components/istio-remote";
+import { remoteIstiodValues } from "../lib/istio-values";
+import { type Plan, UNKNOWN, runUnderMocks } from "../lib/plan";
+import { fakeCaCerts, provider, source } from "./fixtures";
+import { kubernetesObjects, named, waitsFor } from "./support";
+
+async function declareRemote(options: { discoveryAddress?: string; preview?: boolean; resolved?: string[] } = {}) {
+    // In a preview, the primary's gateway address is unknown, as a Service's status is before it exists.
+    const unknownAddress = (p: pulumi.ProviderResource) =>
+        new k8s.core.v1.Service("primary-gateway", {}, { provider: p }).status.apply((s) => s.loadBalancer.ingress[0].ip);
+    let remote: IstioRemote | undefined;
+    const plan: Plan = await runUnderMocks(
+        () => {
+            const primaryProvider = provider("cluster1");
+            remote = new IstioRemote(
+                "cluster2",
+                {
+                    clusterName: "cluster2",
+                    network: "network2",
+                    meshId: "mesh1",
+                    source,
+                    caCerts: fakeCaCerts("cluster2"),
+                    apiServer: "https://172.18.0.3:6443",
+                    primary: {
+                        clusterName: "cluster1",
+                        provider: primaryProvider,
+                        namespace: "istio-system",
+                        discoveryAddress: options.preview ? unknownAddress(primaryProvider) : (options.discoveryAddress ?? "203.0.113.10"),
+                    },
+                    resolveAddress: async (host) => {
+                        options.resolved?.push(host);
+                        return "198.51.100.20";
+                    },
+                },
+                { provider: provider("cluster2") },
+            );
+        },
+        { preview: options.preview },
+    );
+    return { plan, remote: remote as IstioRemote };
+}
+
+describe("IstioRemote", () => {
+    it("puts its objects on the remote, and only its remote secret on the primary", async () => {
+        const { plan } = await declareRemote();
+        const objects = kubernetesObjects(plan.resources);
+        const onPrimary = objects.filter((r) => r.provider === "cluster1").map((r) => r.name);
+        assert.deepEqual(onPrimary, ["cluster2-remote-secret-secret"]);
+        for (const r of objects.filter((o) => o.provider !== "cluster1")) {
+            assert.equal(r.provider, "cluster2", `${r.name} is on ${String(r.provider)}`);
+        }
+    });
+
+    it("hands istio-system to the primary's control plane, on its own network", async () => {
+        const { plan } = await declareRemote();
+        assert.deepEqual(named(plan.resources, "cluster2-istio-system").inputs.metadata, {
+            name: "istio-system",
+            labels: { "topology.istio.io/network": "network2" },
+            annotations: { "topology.istio.io/controlPlaneClusters": "cluster1" },
+        });
+    });
+
+    it("installs base and istiod in the remote profile, pointed at the primary's istiod", async () => {
+        const { plan } = await declareRemote();
+        assert.deepEqual(named(plan.resources, "cluster2-base").inputs.values, { profile: "remote" });
+        const istiod = named(plan.resources, "cluster2-istiod");
+        assert.deepEqual(istiod.inputs.values, remoteIstiodValues({ clusterName: "cluster2", network: "network2", meshId: "mesh1" }, source.hub, "203.0.113.10"));
+        assert.ok(istiod.dependencies.includes(named(plan.resources, "cluster2-cacerts").urn));
+        assert.ok(istiod.dependencies.includes(named(plan.resources, "cluster2-base").urn));
+    });
+
+    it("resolves a hostname primary gateway to an IP, so the chart renders no ExternalName Service", async () => {
+        const resolved: string[] = [];
+        const { plan } = await declareRemote({ discoveryAddress: "a1b2.elb.us-east-1.amazonaws.com", resolved });
+        assert.deepEqual(resolved, ["a1b2.elb.us-east-1.amazonaws.com"]);
+        const values = named(plan.resources, "cluster2-istiod").inputs.values as { global: { remotePilotAddress: string } };
+        assert.equal(values.global.remotePilotAddress, "198.51.100.20");
+    });
+
+    it("does not resolve an IP, and refuses a resolver that returns no IP", async () => {
+        let called = false;
+        assert.equal(await remotePilotAddress("203.0.113.10", async () => ((called = true), "x")), "203.0.113.10");
+        assert.equal(called, false);
+        await assert.rejects(remotePilotAddress("gw.example.com", async () => "gw2.example.com"), /resolved to "gw2.example.com", not an IP address/);
+    });
+
+    it("installs its network gateway only once the primary has its remote secret", async () => {
+        const { plan } = await declareRemote();
+        const gateway = named(plan.resources, "cluster2-network-gateway");
+        assert.deepEqual(gateway.inputs.values, { name: "istio-eastwestgateway", networkGateway: "network2" });
+        assert.ok(waitsFor(plan.resources, gateway, named(plan.resources, "cluster2-remote-secret-secret")));
+        assert.ok(waitsFor(plan.resources, gateway, named(plan.resources, "cluster2-istiod")));
+    });
+
+    it("previews while the primary's address is unknown", async () => {
+        const { plan } = await declareRemote({ preview: true });
+        const values = named(plan.resources, "cluster2-istiod").inputs.values as { global: { remotePilotAddress: string } };
+        assert.equal(values.global.remotePilotAddress, UNKNOWN);
+    });
+});

@@ -1,0 +1,78 @@
+import { strict as assert } from "node:assert";
+import { KubeConfig } from "@kubernetes/client-node";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { RemoteSecret } from "../components/remote-secret";
+import { type Plan, SECRET, runUnderMocks } from "../lib/plan";
+import { provider } from "./fixtures";
+import { named, outputOf } from "./support";
+
+async function declareSecret(preview = false) {
+    let secret: RemoteSecret | undefined;
+    const plan: Plan = await runUnderMocks(
+        () => {
+            const remote = provider("cluster2");
+            const base = new k8s.helm.v3.Release("cluster2-base", { chart: "base" }, { provider: remote });
+            secret = new RemoteSecret(
+                "cluster2-remote-secret",
+                {
+                    clusterName: "cluster2",
+                    apiServer: "https://172.18.0.3:6443",
+                    remoteProvider: remote,
+                    remoteNamespace: "istio-system",
+                    serviceAccountOwner: base,
+                    namespace: pulumi.output("istio-system"),
+                },
+                { provider: provider("cluster1") },
+            );
+        },
+        { preview },
+    );
+    return { plan, secret: secret as RemoteSecret };
+}
+
+describe("RemoteSecret", () => {
+    it("mints a token for istio-reader-service-account on the remote, after the chart creates it", async () => {
+        const { plan } = await declareSecret();
+        const token = named(plan.resources, "cluster2-remote-secret-reader-token");
+        assert.equal(token.provider, "cluster2");
+        assert.equal(token.inputs.type, "kubernetes.io/service-account-token");
+        assert.deepEqual((token.inputs.metadata as { annotations: unknown }).annotations, {
+            "kubernetes.io/service-account.name": "istio-reader-service-account",
+        });
+        assert.ok(token.dependencies.includes(named(plan.resources, "cluster2-base").urn));
+    });
+
+    it("stores on the primary the Secret istiod watches, as istioctl create-remote-secret makes it", async () => {
+        const { plan } = await declareSecret();
+        const secret = named(plan.resources, "cluster2-remote-secret-secret");
+        assert.equal(secret.provider, "cluster1");
+        assert.deepEqual(secret.inputs.metadata, {
+            name: "istio-remote-secret-cluster2",
+            namespace: "istio-system",
+            labels: { "istio/multiCluster": "true" },
+            annotations: { "networking.istio.io/cluster": "cluster2" },
+        });
+        // One data key, the cluster name, holding a secret.
+        assert.deepEqual(secret.inputs.stringData, { cluster2: SECRET });
+        assert.ok(secret.dependencies.includes(named(plan.resources, "cluster2-remote-secret-reader-token").urn));
+    });
+
+    it("builds the kubeconfig from the API server, the token and its CA, and keeps it secret", async () => {
+        const { secret } = await declareSecret();
+        assert.ok(await pulumi.isSecret(secret.kubeconfig));
+        const kc = new KubeConfig();
+        kc.loadFromString(await outputOf(secret.kubeconfig));
+        assert.equal(kc.getCluster("cluster2")?.server, "https://172.18.0.3:6443");
+        assert.equal(kc.getUser("cluster2")?.token, "reader-token-of-cluster2");
+        assert.equal(Buffer.from(kc.getCluster("cluster2")?.caData ?? "", "base64").toString(), "api-server-ca-of-cluster2");
+    });
+
+    it("previews before the token exists", async () => {
+        const { plan } = await declareSecret(true);
+        // The kubeconfig is unknown until the token exists, and already secret.
+        const secret = named(plan.resources, "cluster2-remote-secret-secret");
+        assert.deepEqual(secret.secretInputs, ["stringData"]);
+        assert.equal(secret.inputs.stringData, SECRET);
+    });
+});
