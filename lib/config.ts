@@ -376,7 +376,7 @@ export function loadStackConfig(config: Readonly<Record<string, string>>): Stack
     }
     const result = stackSchema(raw).safeParse(raw);
     if (result.success) {
-        const strip = ({ sourceId: _, ...c }: ClusterConfig & { sourceId: string }): ClusterConfig => c;
+        const strip = ({ sourceId, ...c }: ClusterConfig & { sourceId: string }): ClusterConfig => c;
         return { ...result.data, primary: strip(result.data.primary), remotes: result.data.remotes.map(strip) };
     }
     const problems = result.error.issues.flatMap((issue) => {

@@ -36,8 +36,15 @@ export interface Plan {
 
 /** What the mocked clusters answer: addresses of load balancers, keyed by provider (cluster) name. */
 export interface MockClusters {
-    /** Load balancer ingress of a cluster's Services. @default an IP of 203.0.113.0/24 (TEST-NET-3) per cluster */
+    /** Load balancer ingress of a cluster's Services. @default an IP of 203.0.113.0/24 (TEST-NET-3) per cluster: 203.0.113.(9+N) for clusterN */
     readonly loadBalancer?: (cluster: string) => { ip?: string; hostname?: string };
+}
+
+export interface PlanOptions extends MockClusters {
+    /** Run as a preview: what clusters and providers fill in stays unknown. */
+    readonly preview?: boolean;
+    /** Keep secret values in the plan's inputs (tests only; they are still listed in `secretInputs`). */
+    readonly revealSecrets?: boolean;
 }
 
 interface RpcSecret {
@@ -48,17 +55,20 @@ function isSecret(v: unknown): v is RpcSecret {
     return pulumi.runtime.isRpcSecret(v);
 }
 
-/** Masks secrets (every leaf; an object's keys stay visible) and unknowns, and lists where the secrets were. */
-function mask(value: unknown, at: string, secrets: string[], inSecret = false): unknown {
+/**
+ * Masks secrets (every leaf; an object's keys stay visible) and unknowns, and lists where the secrets
+ * were. `reveal` keeps secret values, for tests that check what a secret holds.
+ */
+function mask(value: unknown, at: string, secrets: string[], reveal: boolean, inSecret = false): unknown {
     if (isSecret(value)) {
         if (!inSecret) secrets.push(at);
-        return mask(value.value, at, secrets, true);
+        return mask(value.value, at, secrets, reveal, true);
     }
-    if (inSecret && (typeof value !== "object" || value === null || pulumi.isUnknown(value))) return SECRET;
+    if (inSecret && !reveal && (typeof value !== "object" || value === null || pulumi.isUnknown(value))) return SECRET;
     if (pulumi.isUnknown(value)) return UNKNOWN;
-    if (Array.isArray(value)) return value.map((v, i) => mask(v, `${at}[${i}]`, secrets, inSecret));
+    if (Array.isArray(value)) return value.map((v, i) => mask(v, `${at}[${i}]`, secrets, reveal, inSecret));
     if (typeof value === "object" && value !== null) {
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mask(v, at ? `${at}.${k}` : k, secrets, inSecret)]));
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mask(v, at ? `${at}.${k}` : k, secrets, reveal, inSecret)]));
     }
     return value;
 }
@@ -100,10 +110,10 @@ function mockState(args: pulumi.runtime.MockResourceArgs, clusters: MockClusters
     }
 }
 
-const clusterIds = new Map<string, number>();
+/** A stable host number per cluster: `cluster7` gets 16 (so cluster1's gateway is 203.0.113.10). */
 function clusterIndex(cluster: string): number {
-    if (!clusterIds.has(cluster)) clusterIds.set(cluster, clusterIds.size);
-    return clusterIds.get(cluster) as number;
+    const n = /(\d+)$/.exec(cluster);
+    return n ? Number(n[1]) - 1 : [...cluster].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 200, 0);
 }
 
 /** The parts of a register/read request the plan records (both carry the inputs, under different names). */
@@ -126,19 +136,18 @@ type Callback = (err: unknown, response?: { getUrn(): string }) => void;
  */
 export async function runUnderMocks(
     declare: () => void,
-    options: { preview?: boolean; config?: Record<string, string>; secretKeys?: string[] } & MockClusters = {},
+    options: PlanOptions & { config?: Record<string, string>; secretKeys?: string[] } = {},
 ): Promise<Plan> {
     const preview = options.preview ?? false;
     const resources: PlannedResource[] = [];
-    clusterIds.clear();
 
     await pulumi.runtime.setMocks(
         {
-            newResource(args) {
-                const state = preview ? args.inputs : mockState(args, options);
+            newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+                const state: Record<string, unknown> = preview ? (args.inputs as Record<string, unknown>) : mockState(args, options);
                 return { id: preview ? undefined : (args.id ?? `${args.name}-id`), state };
             },
-            call: (args) => args.inputs,
+            call: (args: pulumi.runtime.MockCallArgs): Record<string, unknown> => args.inputs as Record<string, unknown>,
         },
         PROJECT,
         "test",
@@ -168,7 +177,7 @@ export async function runUnderMocks(
                                 : undefined,
                         provider: providerName(req.getProvider()),
                         parent: req.getParent() || undefined,
-                        inputs: mask(raw, "", secretInputs) as Record<string, unknown>,
+                        inputs: mask(raw, "", secretInputs, options.revealSecrets ?? false) as Record<string, unknown>,
                         secretInputs,
                         dependencies: req.getDependenciesList?.() ?? [],
                     });
@@ -191,12 +200,13 @@ const PROGRAM = path.join(__dirname, "..", "index");
  */
 export async function planProgram(
     config: Record<string, string>,
-    options: { preview?: boolean; secretKeys?: string[] } & MockClusters = {},
+    options: PlanOptions & { secretKeys?: string[] } = {},
 ): Promise<Plan & { outputs: Record<string, unknown> }> {
     let program: Record<string, unknown> = {};
     const plan = await runUnderMocks(
         () => {
             delete require.cache[require.resolve(PROGRAM)];
+            // eslint-disable-next-line @typescript-eslint/no-require-imports -- each run re-evaluates the program, which needs require's cache
             program = require(PROGRAM) as Record<string, unknown>;
         },
         { ...options, config: { "pulumi:disable-default-providers": '["kubernetes"]', ...config } },
@@ -208,4 +218,25 @@ export async function planProgram(
         }
     }
     return { ...plan, outputs };
+}
+
+/**
+ * The longest chain of waits among the plan's declared resources (components and providers excluded):
+ * how many resources a `pulumi up` must create one after another.
+ */
+export function longestChain(plan: Plan): number {
+    const byUrn = new Map(plan.resources.map((r) => [r.urn, r]));
+    const counts = (r: PlannedResource) => r.read || r.type.startsWith("kubernetes:") || r.type.startsWith("tls:");
+    const memo = new Map<string, number>();
+    const depth = (urn: string): number => {
+        const known = memo.get(urn);
+        if (known !== undefined) return known;
+        memo.set(urn, 0); // a cycle cannot be declared; this only guards the recursion
+        const r = byUrn.get(urn);
+        const below = Math.max(0, ...(r?.dependencies ?? []).map(depth));
+        const d = below + (r && counts(r) ? 1 : 0);
+        memo.set(urn, d);
+        return d;
+    };
+    return Math.max(0, ...plan.resources.map((r) => depth(r.urn)));
 }

@@ -39,7 +39,7 @@ describe("stack configuration", () => {
             assert.equal(config.primary.context, "kind-cluster1");
             // Defaults to the context's server, like `kubectl config view --minify`.
             assert.equal(config.primary.apiServer, "https://127.0.0.1:6443");
-            assert.equal(JSON.parse(config.primary.kubeconfig)["current-context"], "kind-cluster1");
+            assert.equal((JSON.parse(config.primary.kubeconfig) as Record<string, unknown>)["current-context"], "kind-cluster1");
             assert.equal(config.remotes[0].apiServer, "https://172.18.0.3:6443");
         });
 

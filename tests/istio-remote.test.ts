@@ -30,9 +30,9 @@ async function declareRemote(options: { discoveryAddress?: string; preview?: boo
                         namespace: "istio-system",
                         discoveryAddress: options.preview ? unknownAddress(primaryProvider) : (options.discoveryAddress ?? "203.0.113.10"),
                     },
-                    resolveAddress: async (host) => {
+                    resolveAddress: (host) => {
                         options.resolved?.push(host);
-                        return "198.51.100.20";
+                        return Promise.resolve("198.51.100.20");
                     },
                 },
                 { provider: provider("cluster2") },
@@ -82,9 +82,9 @@ describe("IstioRemote", () => {
 
     it("does not resolve an IP, and refuses a resolver that returns no IP", async () => {
         let called = false;
-        assert.equal(await remotePilotAddress("203.0.113.10", async () => ((called = true), "x")), "203.0.113.10");
+        assert.equal(await remotePilotAddress("203.0.113.10", () => ((called = true), Promise.resolve("x"))), "203.0.113.10");
         assert.equal(called, false);
-        await assert.rejects(remotePilotAddress("gw.example.com", async () => "gw2.example.com"), /resolved to "gw2.example.com", not an IP address/);
+        await assert.rejects(remotePilotAddress("gw.example.com", () => Promise.resolve("gw2.example.com")), /resolved to "gw2.example.com", not an IP address/);
     });
 
     it("installs its network gateway only once the primary has its remote secret", async () => {

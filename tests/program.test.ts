@@ -1,0 +1,196 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import * as YAML from "yaml";
+import { CA_FILES } from "../lib/config";
+import type { MeshNetworks } from "../lib/istio-values";
+import { SECRET, UNKNOWN, longestChain, planProgram } from "../lib/plan";
+import { at, kubernetesObjects, named, ofType, stackConfig, useFixtureKubeconfig, waitsFor } from "./support";
+
+type Resources = Awaited<ReturnType<typeof planProgram>>["resources"];
+const meshNetworksOf = (resources: Resources) =>
+    YAML.parse((named(resources, "cluster1-cluster-aware-routing-mesh-networks").inputs.data as { meshNetworks: string }).meshNetworks) as MeshNetworks;
+const remotePilotAddressOf = (resources: Resources, remote: string) => at(named(resources, `${remote}-istiod`).inputs, "values.global.remotePilotAddress");
+
+describe("the program", () => {
+    before(() => useFixtureKubeconfig());
+
+    describe("with one remote (the page's topology)", () => {
+        let plan: Awaited<ReturnType<typeof planProgram>>;
+        before(async () => {
+            plan = await planProgram(stackConfig(1));
+        });
+
+        it("declares one explicit provider per cluster, from its kubeconfig context, as a secret", () => {
+            const providers = ofType(plan.resources, "pulumi:providers:kubernetes");
+            assert.deepEqual(providers.map((p) => p.name), ["cluster1", "cluster2"]);
+            for (const p of providers) {
+                assert.equal(p.inputs.context, `kind-${p.name}`);
+                assert.deepEqual(p.secretInputs, ["kubeconfig"]);
+            }
+        });
+
+        it("puts no Kubernetes object on a default provider", () => {
+            const objects = kubernetesObjects(plan.resources);
+            assert.ok(objects.length >= 19, `only ${objects.length} objects`);
+            for (const r of objects) assert.ok(r.provider === "cluster1" || r.provider === "cluster2", `${r.name} has no cluster provider`);
+        });
+
+        it("puts the control plane and cluster-aware routing on the primary, and the remote's pieces on the remote", () => {
+            const where = (name: string) => named(plan.resources, name).provider;
+            for (const name of ["cluster1-istiod", "cluster1-network-gateway", "cluster1-istiod-gateway", "cluster1-istiod-vs",
+                "cluster1-peer-authentication", "cluster1-cluster-aware-routing-cross-network-gateway",
+                "cluster1-cluster-aware-routing-mesh-networks", "cluster2-remote-secret-secret"]) {
+                assert.equal(where(name), "cluster1", name);
+            }
+            for (const name of ["cluster2-istio-system", "cluster2-cacerts", "cluster2-base", "cluster2-istiod",
+                "cluster2-network-gateway", "cluster2-remote-secret-reader-token"]) {
+                assert.equal(where(name), "cluster2", name);
+            }
+        });
+
+        it("writes the remote gateway's address into the primary's mesh networks, and the primary's into the remote's istiod", () => {
+            assert.deepEqual(meshNetworksOf(plan.resources).networks, {
+                network1: { endpoints: [{ fromRegistry: "cluster1" }], gateways: [{ address: "203.0.113.10", port: 15443 }] },
+                network2: { endpoints: [{ fromRegistry: "cluster2" }], gateways: [{ address: "203.0.113.11", port: 15443 }] },
+            });
+            assert.equal(remotePilotAddressOf(plan.resources, "cluster2"), "203.0.113.10");
+        });
+
+        it("shows the remote secret only masked, and exports only its name", () => {
+            // The plan masks it; the stack exports none of it. Read it where it is built.
+            const secret = named(plan.resources, "cluster2-remote-secret-secret");
+            assert.deepEqual(secret.inputs.stringData, { cluster2: SECRET });
+            assert.deepEqual(plan.outputs.remoteSecretNames, ["istio-remote-secret-cluster2"]);
+        });
+
+        it("keeps every sensitive value secret and out of the stack outputs", () => {
+            const secretAt = (name: string) => named(plan.resources, name).secretInputs;
+            assert.deepEqual(secretAt("cluster1-cacerts"), ["stringData"]);
+            assert.deepEqual(secretAt("cluster2-cacerts"), ["stringData"]);
+            assert.deepEqual(secretAt("cluster2-remote-secret-secret"), ["stringData"]);
+            for (const csr of ofType(plan.resources, "tls:index/certRequest:CertRequest")) assert.deepEqual(csr.secretInputs, ["privateKeyPem"]);
+            const exported = JSON.stringify(plan.outputs);
+            for (const leak of ["PRIVATE KEY", "reader-token", "user-token", "BEGIN CERTIFICATE"]) assert.ok(!exported.includes(leak), leak);
+        });
+
+        it("chains every cluster's intermediate CA to one shared root", () => {
+            const root = named(plan.resources, "mesh-ca-root-cert");
+            const intermediates = ofType(plan.resources, "tls:index/locallySignedCert:LocallySignedCert");
+            assert.equal(intermediates.length, 2);
+            for (const cert of intermediates) assert.equal(cert.inputs.caCertPem, `-----BEGIN CERTIFICATE-----\nmesh-ca-root-cert\n-----END CERTIFICATE-----\n`);
+            for (const cluster of ["cluster1", "cluster2"]) {
+                assert.ok(waitsFor(plan.resources, named(plan.resources, `${cluster}-cacerts`), root));
+            }
+        });
+
+        it("orders the install as the guide does: cacerts, istiod, gateway, exposed istiod, remote, secret, remote gateway, mesh networks", () => {
+            const r = (name: string) => named(plan.resources, name);
+            const order: [string, string][] = [
+                ["cluster1-istiod", "cluster1-cacerts"],
+                ["cluster2-istiod", "cluster2-cacerts"],
+                ["cluster1-network-gateway", "cluster1-istiod"],
+                ["cluster2-istiod", "cluster1-network-gateway"],
+                ["cluster2-istiod", "cluster1-istiod-gateway"],
+                ["cluster2-istiod", "cluster1-istiod-vs"],
+                ["cluster2-remote-secret-secret", "cluster2-remote-secret-reader-token"],
+                ["cluster2-remote-secret-reader-token", "cluster2-base"],
+                ["cluster2-network-gateway", "cluster2-remote-secret-secret"],
+                ["cluster2-network-gateway", "cluster2-istiod"],
+                ["cluster1-cluster-aware-routing-mesh-networks", "cluster2-network-gateway"],
+                ["cluster1-cluster-aware-routing-mesh-networks", "cluster1-istiod"],
+            ];
+            for (const [later, earlier] of order) assert.ok(waitsFor(plan.resources, r(later), r(earlier)), `${later} does not wait for ${earlier}`);
+            // ...and nothing on the primary's control plane waits for a remote.
+            assert.ok(!waitsFor(plan.resources, r("cluster1-istiod"), r("cluster2-base")));
+        });
+
+        it("exports each gateway address, the remote secret names and the Istio version", () => {
+            assert.deepEqual(plan.outputs, {
+                gatewayAddresses: { cluster1: "203.0.113.10", cluster2: "203.0.113.11" },
+                remoteSecretNames: ["istio-remote-secret-cluster2"],
+                istioVersion: "1.30.3",
+            });
+        });
+    });
+
+    describe("with three remotes", () => {
+        it("gives each remote its own resources, network and secret, in parallel", async () => {
+            const one = await planProgram(stackConfig(1));
+            const three = await planProgram(stackConfig(3));
+            const urns = three.resources.map((r) => r.urn);
+            assert.equal(new Set(urns).size, urns.length, "two resources share a URN");
+            // A remote is its provider and everything named after it, plus its intermediate CA (key, CSR, cert).
+            const perRemote = one.resources.filter((r) => r.name.startsWith("cluster2") || r.name.startsWith("mesh-ca-cluster2-")).length;
+            assert.equal(three.resources.length - one.resources.length, 2 * perRemote);
+            assert.deepEqual(Object.keys(meshNetworksOf(three.resources).networks), ["network1", "network2", "network3", "network4"]);
+            for (const remote of ["cluster2", "cluster3", "cluster4"]) {
+                assert.equal(remotePilotAddressOf(three.resources, remote), "203.0.113.10");
+                assert.ok(named(three.resources, `${remote}-remote-secret-secret`));
+            }
+            assert.deepEqual(three.outputs.remoteSecretNames, ["istio-remote-secret-cluster2", "istio-remote-secret-cluster3", "istio-remote-secret-cluster4"]);
+            // Remotes do not wait for each other: the longest chain is the same.
+            assert.equal(longestChain(three), longestChain(one));
+            assert.ok(!waitsFor(three.resources, named(three.resources, "cluster4-network-gateway"), named(three.resources, "cluster3-base")));
+        });
+    });
+
+    describe("with hostname load balancers (AWS ELB)", () => {
+        it("writes hostnames into mesh networks and resolves the primary's for the remotes' istiod", async () => {
+            // `localhost` resolves without a network, through the same resolver a real run uses.
+            const plan = await planProgram(stackConfig(1), {
+                loadBalancer: (cluster) => ({ hostname: cluster === "cluster1" ? "localhost" : `${cluster}.elb.amazonaws.com` }),
+            });
+            assert.deepEqual(meshNetworksOf(plan.resources).networks.network2.gateways, [{ address: "cluster2.elb.amazonaws.com", port: 15443 }]);
+            assert.match(String(remotePilotAddressOf(plan.resources, "cluster2")), /^(127\.0\.0\.1|::1)$/);
+            assert.deepEqual(plan.outputs.gatewayAddresses, { cluster1: "localhost", cluster2: "cluster2.elb.amazonaws.com" });
+        });
+    });
+
+    describe("with fixed gateway addresses and CA files", () => {
+        it("uses the configured addresses and reads the CA from files as secrets", async () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "certs-"));
+            for (const cluster of ["cluster1", "cluster2"]) {
+                fs.mkdirSync(path.join(dir, cluster));
+                for (const f of CA_FILES) fs.writeFileSync(path.join(dir, cluster, f), `${cluster}/${f}`);
+            }
+            const config = stackConfig(0, {
+                primary: { name: "cluster1", network: "network1", context: "kind-cluster1", gatewayAddress: "198.51.100.1" },
+                remotes: [{ name: "cluster2", network: "network2", context: "kind-cluster2", gatewayAddress: "gw2.example.com" }],
+                ca: { source: "files", directory: dir },
+            });
+            const plan = await planProgram(config);
+            assert.equal(ofType(plan.resources, "tls:index/privateKey:PrivateKey").length, 0);
+            assert.equal(plan.resources.filter((r) => r.read).length, 0);
+            assert.deepEqual(named(plan.resources, "cluster2-cacerts").secretInputs, ["stringData"]);
+            assert.deepEqual(plan.outputs.gatewayAddresses, { cluster1: "198.51.100.1", cluster2: "gw2.example.com" });
+            assert.equal(remotePilotAddressOf(plan.resources, "cluster2"), "198.51.100.1");
+        });
+    });
+
+    describe("a first preview, where every address, token and certificate is unknown", () => {
+        it("declares the same resources as the update, with the unknowns unknown", async () => {
+            const up = await planProgram(stackConfig(2));
+            const preview = await planProgram(stackConfig(2), { preview: true });
+            assert.deepEqual(preview.resources.map((r) => r.urn).sort(), up.resources.map((r) => r.urn).sort());
+            assert.equal(remotePilotAddressOf(preview.resources, "cluster3"), UNKNOWN);
+            const patch = named(preview.resources, "cluster1-cluster-aware-routing-mesh-networks");
+            assert.equal(at(patch.inputs, "data.meshNetworks"), UNKNOWN);
+            for (const read of preview.resources.filter((r) => r.read)) assert.equal(read.readId, UNKNOWN, `${read.name} would be read`);
+        });
+    });
+
+    describe("the remote secret", () => {
+        it("holds a kubeconfig for the configured apiServer (not the laptop's address) and the remote's reader token", async () => {
+            const plan = await planProgram(stackConfig(1), { revealSecrets: true });
+            const secret = named(plan.resources, "cluster2-remote-secret-secret");
+            assert.deepEqual(secret.secretInputs, ["stringData"]);
+            const kc = new KubeConfig();
+            kc.loadFromString(at(secret.inputs, "stringData.cluster2") as string);
+            assert.equal(kc.getCluster("cluster2")?.server, "https://172.18.0.3:6443");
+            assert.equal(kc.getUser("cluster2")?.token, "reader-token-of-cluster2");
+        });
+    });
+});
