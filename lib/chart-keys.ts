@@ -1,0 +1,48 @@
+/**
+ * The Helm values this project sets, per chart, as checked against the charts of one Istio release
+ * (istio/istio `manifests/charts/{base,istio-control/istio-discovery,gateway}` at that tag).
+ *
+ * Why a list: `base` and `istiod` have no values schema and silently ignore a key they do not know
+ * (a misspelt `global.meshId` would just do nothing); `gateway`'s values.schema.json rejects unknown
+ * top-level keys only. Tests assert every value the program passes is listed here.
+ */
+export const CHART_KEYS_CHECKED_AGAINST = "1.30.3";
+
+export type IstioChart = "base" | "istiod" | "gateway";
+
+/** Dotted paths of leaf values, with where each is defined in the chart. */
+export const CHART_KEYS: Readonly<Record<IstioChart, Readonly<Record<string, string>>>> = {
+    base: {
+        profile: "templates/zzz_profile.yaml (files/profile-remote.yaml)",
+    },
+    istiod: {
+        profile: "templates/zzz_profile.yaml (files/profile-remote.yaml)",
+        "global.hub": "values.yaml global.hub",
+        "global.meshID": "values.yaml global.meshID",
+        "global.multiCluster.clusterName": "values.yaml global.multiCluster.clusterName",
+        "global.network": "values.yaml global.network",
+        "global.externalIstiod": "values.yaml global.externalIstiod (renders env EXTERNAL_ISTIOD)",
+        "global.configCluster": "values.yaml global.configCluster",
+        "global.remotePilotAddress": "values.yaml global.remotePilotAddress",
+        "istiodRemote.injectionPath": "values.yaml istiodRemote.injectionPath",
+        "meshConfig.accessLogFile": "values.yaml meshConfig, merged into the mesh config (istio.mesh.v1alpha1.MeshConfig accessLogFile)",
+    },
+    gateway: {
+        name: "values.yaml name",
+        networkGateway: "values.yaml networkGateway",
+    },
+};
+
+/** Dotted paths of an object's leaves (arrays and scalars are leaves). */
+export function leafPaths(values: Record<string, unknown>, prefix = ""): string[] {
+    return Object.entries(values).flatMap(([key, value]) =>
+        typeof value === "object" && value !== null && !Array.isArray(value)
+            ? leafPaths(value as Record<string, unknown>, `${prefix}${key}.`)
+            : [`${prefix}${key}`],
+    );
+}
+
+/** The values a chart would silently ignore (or, for `gateway`, reject): not in {@link CHART_KEYS}. */
+export function unknownChartKeys(chart: IstioChart, values: Record<string, unknown>): string[] {
+    return leafPaths(values).filter((path) => !(path in CHART_KEYS[chart]));
+}
