@@ -2,15 +2,15 @@
  * Pure builders of the Istio configuration objects the mesh declares, shaped as Istio's own
  * multicluster samples have them (`samples/multicluster/expose-istiod.yaml`, `expose-services.yaml`).
  */
+import type { IGateway, IVirtualService } from "@kubernetes-models/istio/networking.istio.io/v1";
+import type { IPeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1";
 import { CROSS_NETWORK_PORT, ISTIO_SYSTEM, NETWORK_GATEWAY } from "./istio-values";
 
-/** A Kubernetes object body: what a `k8s.apiextensions.CustomResource` takes. */
-export interface IstioObject {
-    readonly apiVersion: string;
-    readonly kind: string;
-    readonly metadata: { readonly name: string; readonly namespace: string };
-    readonly spec: Record<string, unknown>;
-}
+/**
+ * An Istio object as its published schema types it (kubernetes-models), so a misspelt field or a
+ * wrong type fails type-checking; named, as a `k8s.apiextensions.CustomResource` needs it.
+ */
+export type IstioObject<T> = T & { readonly metadata: { readonly name: string; readonly namespace: string } };
 
 const ISTIOD_HOST = `istiod.${ISTIO_SYSTEM}.svc.cluster.local`;
 
@@ -21,7 +21,7 @@ const ISTIOD_PORTS = [
 ] as const;
 
 /** Gateway `istiod-gateway`: TLS passthrough of 15012 and 15017 on the primary's network gateway. */
-export function exposeIstiodGateway(): IstioObject {
+export function exposeIstiodGateway(): IstioObject<IGateway> {
     return {
         apiVersion: "networking.istio.io/v1",
         kind: "Gateway",
@@ -38,7 +38,7 @@ export function exposeIstiodGateway(): IstioObject {
 }
 
 /** VirtualService `istiod-vs`: routes the passed-through TLS of those ports to istiod. */
-export function exposeIstiodVirtualService(): IstioObject {
+export function exposeIstiodVirtualService(): IstioObject<IVirtualService> {
     return {
         apiVersion: "networking.istio.io/v1",
         kind: "VirtualService",
@@ -58,7 +58,7 @@ export function exposeIstiodVirtualService(): IstioObject {
  * Gateway `cross-network-gateway` (the page's `cluster-aware-gateway`): port 15443 passes mTLS
  * through by SNI to `*.local` services, so sidecars in other networks reach this network's pods.
  */
-export function crossNetworkGateway(): IstioObject {
+export function crossNetworkGateway(): IstioObject<IGateway> {
     return {
         apiVersion: "networking.istio.io/v1",
         kind: "Gateway",
@@ -77,7 +77,7 @@ export function crossNetworkGateway(): IstioObject {
 }
 
 /** Mesh-wide PeerAuthentication `default` in the root namespace: mTLS required everywhere. */
-export function strictPeerAuthentication(): IstioObject {
+export function strictPeerAuthentication(): IstioObject<IPeerAuthentication> {
     return {
         apiVersion: "security.istio.io/v1",
         kind: "PeerAuthentication",
