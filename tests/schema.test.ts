@@ -22,7 +22,7 @@ async function schemaModels(): Promise<Record<string, ModelClass>> {
         "kubernetes:networking.istio.io/v1:Gateway": networking.Gateway,
         "kubernetes:networking.istio.io/v1:VirtualService": networking.VirtualService,
         "kubernetes:security.istio.io/v1:PeerAuthentication": security.PeerAuthentication,
-    } as unknown as Record<string, ModelClass>;
+    };
 }
 
 /** The Kubernetes objects a plan declares (Helm releases are checked by their values; reads declare nothing). */
@@ -74,7 +74,7 @@ describe("a misspelt field in an Istio object", () => {
             '    spec: { selectr: { istio: "eastwestgateway" } },',
             "};",
         ].join("\n");
-        const options = ts.parseJsonConfigFileContent(ts.readConfigFile(path.join(__dirname, "..", "tsconfig.json"), ts.sys.readFile).config, ts.sys, path.join(__dirname, "..")).options;
+        const options = ts.parseJsonConfigFileContent(ts.readConfigFile(path.join(__dirname, "..", "tsconfig.json"), (f) => ts.sys.readFile(f)).config, ts.sys, path.join(__dirname, "..")).options;
         const host = ts.createCompilerHost(options);
         const readFile = host.readFile.bind(host);
         host.readFile = (f) => (f === file ? source : readFile(f));
