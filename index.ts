@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterAwareGateway } from "./components/cluster-aware-gateway";
+import { HelloworldSample, tryItCommand } from "./components/helloworld-sample";
 import { IstioPrimary } from "./components/istio-primary";
 import { IstioRemote } from "./components/istio-remote";
 import { SharedRootCA } from "./components/shared-root-ca";
@@ -77,6 +78,24 @@ new ClusterAwareGateway(
     { provider: providerOf(config.primary.name) },
 );
 
+// The page's proof: helloworld versions where the stack places them, the curl client on the primary.
+const samples = config.sample.enabled
+    ? [{ cluster: config.primary, mesh: primary }, ...config.remotes.map((r, i) => ({ cluster: r, mesh: remotes[i] }))].map(
+          ({ cluster, mesh }) =>
+              new HelloworldSample(
+                  `${cluster.name}-sample`,
+                  {
+                      namespace: config.sample.namespace,
+                      versions: config.sample.versions[cluster.name] ?? [],
+                      client: cluster === config.primary,
+                      imageHub: source.hub,
+                      injectionReady: mesh.injectionReady,
+                  },
+                  { provider: providerOf(cluster.name) },
+              ),
+      )
+    : [];
+
 /** Each cluster's network gateway address, by cluster name. */
 export const gatewayAddresses = pulumi
     .all([primary.gatewayAddress, ...remotes.map((r) => r.gatewayAddress)])
@@ -85,3 +104,7 @@ export const gatewayAddresses = pulumi
 export const remoteSecretNames = pulumi.all(remotes.map((r) => r.remoteSecret.secretName));
 /** The Istio release the mesh runs. */
 export const istioVersion = source.version;
+/** The sample's namespace, when the sample is enabled. */
+export const sampleNamespace = samples.length > 0 ? samples[0].namespace : undefined;
+/** The page's proof, as a command to run (or `npm run verify`). */
+export const sampleCommand = samples.length > 0 ? tryItCommand(config.primary.context, config.sample.namespace) : undefined;

@@ -38,6 +38,8 @@ export class IstioPrimary extends pulumi.ComponentResource {
     public readonly istiod: k8s.helm.v3.Release;
     /** Address of this cluster's network gateway (IP or DNS name). */
     public readonly gatewayAddress: pulumi.Output<string>;
+    /** What workloads here wait for before their pods can be injected. */
+    public readonly injectionReady: readonly pulumi.Resource[];
     /**
      * The same address, known only once istiod is exposed on it: what remotes use as
      * `remotePilotAddress`, so they cannot start before the primary can serve them.
@@ -66,6 +68,8 @@ export class IstioPrimary extends pulumi.ComponentResource {
             // istiod reads `cacerts` once at start: without it, it would mint a self-signed root of its own.
             { parent: this, dependsOn: [system.cacerts, system.base] },
         );
+
+        this.injectionReady = [this.istiod];
 
         const gateway = declareNetworkGateway(
             name,

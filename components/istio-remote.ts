@@ -77,8 +77,13 @@ export class IstioRemote extends pulumi.ComponentResource {
     public readonly gatewayAddress: pulumi.Output<string>;
     /** The remote secret on the primary. */
     public readonly remoteSecret: RemoteSecret;
-    /** The remote's istiod release (webhooks and `istiod` Service); injection works once it is ready. */
+    /** The remote's istiod release (webhooks and `istiod` Service). */
     public readonly istiod: k8s.helm.v3.Release;
+    /**
+     * What workloads here wait for before their pods can be injected: the webhooks, and the primary
+     * knowing this cluster (istiod then patches the webhooks' CA bundle and trusts its tokens).
+     */
+    public readonly injectionReady: readonly pulumi.Resource[];
 
     constructor(name: string, args: IstioRemoteArgs, opts: pulumi.ComponentResourceOptions & { provider: pulumi.ProviderResource }) {
         super("istio-multicluster:index:IstioRemote", name, {}, opts);
@@ -123,12 +128,13 @@ export class IstioRemote extends pulumi.ComponentResource {
             { parent: this, provider: args.primary.provider },
         );
 
-        // The gateway's pods need injection and certificates from the primary's istiod, which serves
-        // this cluster only once it has the remote secret (it patches the webhook's CA bundle then).
+        this.injectionReady = [this.istiod, this.remoteSecret];
+
+        // The gateway's pods need injection and certificates from the primary's istiod.
         const gateway = declareNetworkGateway(
             name,
             { network: args.network, namespace, source: args.source, gatewayAddress: args.gatewayAddress },
-            { parent: this, dependsOn: [this.istiod, this.remoteSecret] },
+            { parent: this, dependsOn: [...this.injectionReady] },
         );
         this.gatewayAddress = gateway.address;
 

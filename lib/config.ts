@@ -33,6 +33,10 @@ export const MINIMUM_ISTIO_VERSION = "1.26.0";
 /** The four files of Istio's cert tooling (`tools/certs`), read per cluster when `ca.source` is `files`. */
 export const CA_FILES = ["ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem"] as const;
 
+/** The versions of Istio's helloworld sample. */
+export const HELLOWORLD_VERSIONS = ["v1", "v2"] as const;
+export type HelloworldVersion = (typeof HELLOWORLD_VERSIONS)[number];
+
 /** One cluster as the user wrote it, after validation and kubeconfig resolution. */
 export interface ClusterConfig {
     /** Istio cluster name (`global.multiCluster.clusterName`). */
@@ -59,7 +63,12 @@ export interface StackConfig {
         readonly hub: string;
     };
     readonly ca: { readonly source: "generate" | "files"; readonly directory?: string };
-    readonly sample: { readonly enabled: boolean; readonly namespace: string };
+    readonly sample: {
+        readonly enabled: boolean;
+        readonly namespace: string;
+        /** The helloworld versions each cluster runs, by cluster name (the page's placement when not set). */
+        readonly versions: Readonly<Record<string, readonly HelloworldVersion[]>>;
+    };
 }
 
 /** A bad stack configuration: the message lists every problem; Pulumi prints it without a stack trace. */
@@ -282,8 +291,17 @@ function stackSchema(raw: Record<string, unknown>) {
                 {
                     enabled: z.boolean({ error: "true or false" }).default(true),
                     namespace: dnsLabel("a namespace name").default("sample"),
+                    versions: z
+                        .record(
+                            z.string(),
+                            z.array(z.enum(HELLOWORLD_VERSIONS, { error: `one of ${HELLOWORLD_VERSIONS.join(", ")}` }), {
+                                error: `a list of helloworld versions (${HELLOWORLD_VERSIONS.join(", ")})`,
+                            }),
+                            { error: 'a map of cluster name to helloworld versions, such as { "cluster3": ["v2"] }' },
+                        )
+                        .optional(),
                 },
-                "an object: { enabled?, namespace? }",
+                "an object: { enabled?, namespace?, versions? }",
             ).default({ enabled: true, namespace: "sample" }),
         },
         "an object",
@@ -309,6 +327,11 @@ function stackSchema(raw: Record<string, unknown>) {
                     ctx.addIssue({ code: "custom", path: [...c.path, key], message: `${what} no other cluster uses (${formatPath(seen)} has it)` });
                 }
             }
+        }
+        const versions = isRecord(raw.sample) && isRecord(raw.sample.versions) ? raw.sample.versions : {};
+        const names = clusters.map((c) => c.value.name).filter((n): n is string => typeof n === "string");
+        for (const key of Object.keys(versions).filter((k) => !names.includes(k))) {
+            ctx.addIssue({ code: "custom", path: ["sample", "versions", key], message: `a cluster of this stack (${names.join(", ")})` });
         }
         const ca = isRecord(raw.ca) ? raw.ca : {};
         if (ca.source === "files") {
@@ -377,7 +400,10 @@ export function loadStackConfig(config: Readonly<Record<string, string>>): Stack
     const result = stackSchema(raw).safeParse(raw);
     if (result.success) {
         const strip = ({ sourceId, ...c }: ClusterConfig & { sourceId: string }): ClusterConfig => c;
-        return { ...result.data, primary: strip(result.data.primary), remotes: result.data.remotes.map(strip) };
+        const { primary, remotes, sample } = result.data;
+        // The page's placement: v1 on the primary, v2 on the first remote.
+        const versions = sample.versions ?? { [primary.name]: ["v1"], [remotes[0].name]: ["v2"] };
+        return { ...result.data, primary: strip(primary), remotes: remotes.map(strip), sample: { ...sample, versions } };
     }
     const problems = result.error.issues.flatMap((issue) => {
         if (issue.code === "unrecognized_keys") {

@@ -31,7 +31,8 @@ describe("stack configuration", () => {
             const config = loadStackConfig(stackConfig(1));
             assert.deepEqual(config.istio, ISTIO_DEFAULTS);
             assert.deepEqual(config.ca, { source: "generate" });
-            assert.deepEqual(config.sample, { enabled: true, namespace: "sample" });
+            // The page's placement: v1 on the primary, v2 on the first remote.
+            assert.deepEqual(config.sample, { enabled: true, namespace: "sample", versions: { cluster1: ["v1"], cluster2: ["v2"] } });
         });
 
         it("resolves each cluster's context, API server and kubeconfig", () => {
@@ -121,6 +122,11 @@ describe("stack configuration", () => {
             ]],
             ["an unknown CA source", () => stackConfig(1, { ca: { source: "vault" } }), [
                 "ca.source: expected \"generate\" or \"files\", found \"vault\"",
+            ]],
+            ["sample versions for a cluster the stack does not have, and an unknown version", () =>
+                stackConfig(1, { sample: { versions: { cluster1: ["v1"], cluster9: ["v2"], cluster2: ["v3"] } } }), [
+                "sample.versions.cluster2[0]: expected one of v1, v2, found \"v3\"",
+                "sample.versions.cluster9: expected a cluster of this stack (cluster1, cluster2), found [\"v2\"]",
             ]],
             ["a sample flag that is not a boolean and a bad namespace", () => stackConfig(1, { sample: { enabled: "yes", namespace: "Sample NS" } }), [
                 "sample.enabled: expected true or false, found \"yes\"",

@@ -47,6 +47,8 @@ describe("the plan as data", () => {
             "network-gateway -> remote-secret-secret",
             // The remote secret holds the remote's reader token.
             "remote-secret-secret -> remote-secret-reader-token",
+            // The sample on a remote waits until the primary knows the remote (injection works then).
+            "sample-helloworld-v2 -> remote-secret-secret",
         ]);
     });
 

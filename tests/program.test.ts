@@ -112,14 +112,17 @@ describe("the program", () => {
                 gatewayAddresses: { cluster1: "203.0.113.10", cluster2: "203.0.113.11" },
                 remoteSecretNames: ["istio-remote-secret-cluster2"],
                 istioVersion: "1.30.3",
+                sampleNamespace: "sample",
+                sampleCommand: "kubectl --context=kind-cluster1 -n sample exec deploy/curl -c curl -- curl -sS helloworld.sample:5000/hello",
             });
         });
     });
 
     describe("with three remotes", () => {
         it("gives each remote its own resources, network and secret, in parallel", async () => {
-            const one = await planProgram(stackConfig(1));
-            const three = await planProgram(stackConfig(3));
+            // The mesh alone: the sample places versions on some remotes only (tested below).
+            const one = await planProgram(stackConfig(1, { sample: { enabled: false } }));
+            const three = await planProgram(stackConfig(3, { sample: { enabled: false } }));
             const urns = three.resources.map((r) => r.urn);
             assert.equal(new Set(urns).size, urns.length, "two resources share a URN");
             // A remote is its provider and everything named after it, plus its intermediate CA (key, CSR, cert).
@@ -134,6 +137,35 @@ describe("the program", () => {
             // Remotes do not wait for each other: the longest chain is the same.
             assert.equal(longestChain(three), longestChain(one));
             assert.ok(!waitsFor(three.resources, named(three.resources, "cluster4-network-gateway"), named(three.resources, "cluster3-base")));
+        });
+    });
+
+    describe("the helloworld sample", () => {
+        it("runs v1 and the client on the primary and v2 on the first remote, each after its cluster's injection", async () => {
+            const plan = await planProgram(stackConfig(2));
+            const where = (name: string) => named(plan.resources, name).provider;
+            assert.equal(where("cluster1-sample-helloworld-v1"), "cluster1");
+            assert.equal(where("cluster1-sample-curl"), "cluster1");
+            assert.equal(where("cluster2-sample-helloworld-v2"), "cluster2");
+            // Every cluster has the namespace and the Service; a later remote runs no version unless asked.
+            for (const cluster of ["cluster1", "cluster2", "cluster3"]) assert.equal(where(`${cluster}-sample-helloworld`), cluster);
+            assert.ok(!plan.resources.some((r) => r.name.startsWith("cluster3-sample-helloworld-v")));
+            const r = (name: string) => named(plan.resources, name);
+            assert.ok(waitsFor(plan.resources, r("cluster1-sample-helloworld-v1"), r("cluster1-istiod")));
+            assert.ok(waitsFor(plan.resources, r("cluster2-sample-helloworld-v2"), r("cluster2-istiod")));
+            assert.ok(waitsFor(plan.resources, r("cluster2-sample-helloworld-v2"), r("cluster2-remote-secret-secret")));
+        });
+
+        it("places versions where the stack asks", async () => {
+            const plan = await planProgram(stackConfig(2, { sample: { versions: { cluster2: ["v1"], cluster3: ["v1", "v2"] } } }));
+            const versions = plan.resources.filter((r) => /-sample-helloworld-v\d$/.test(r.name)).map((r) => r.name);
+            assert.deepEqual(versions.sort(), ["cluster2-sample-helloworld-v1", "cluster3-sample-helloworld-v1", "cluster3-sample-helloworld-v2"]);
+        });
+
+        it("is left out when disabled", async () => {
+            const plan = await planProgram(stackConfig(1, { sample: { enabled: false } }));
+            assert.ok(!plan.resources.some((r) => r.name.includes("-sample")));
+            assert.equal(plan.outputs.sampleCommand, undefined);
         });
     });
 

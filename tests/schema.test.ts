@@ -12,11 +12,15 @@ type ModelClass = new (data: never) => Validatable;
 /** The published schemas (kubernetes-models) for every Kubernetes type the program declares, by Pulumi type. */
 async function schemaModels(): Promise<Record<string, ModelClass>> {
     const core = await import("kubernetes-models/v1");
+    const apps = await import("kubernetes-models/apps/v1");
     const networking = await import("@kubernetes-models/istio/networking.istio.io/v1");
     const security = await import("@kubernetes-models/istio/security.istio.io/v1");
     return {
         "kubernetes:core/v1:Namespace": core.Namespace,
         "kubernetes:core/v1:Secret": core.Secret,
+        "kubernetes:core/v1:Service": core.Service,
+        "kubernetes:core/v1:ServiceAccount": core.ServiceAccount,
+        "kubernetes:apps/v1:Deployment": apps.Deployment,
         // A patch is a partial ConfigMap: whatever it sets must be valid in one.
         "kubernetes:core/v1:ConfigMapPatch": core.ConfigMap,
         "kubernetes:networking.istio.io/v1:Gateway": networking.Gateway,
@@ -45,7 +49,8 @@ describe("every declared Kubernetes object against the published Kubernetes and 
             const objects = declaredObjects(resources);
             // The primary: istio-system, cacerts, istiod exposed (2), PeerAuthentication, cross-network Gateway, mesh networks;
             // each remote: istio-system, cacerts, reader token, and its remote secret on the primary.
-            assert.equal(objects.length, 7 + 4 * remotes);
+            // The sample: namespace and Service everywhere, v1 and curl (account, Service, Deployment) on the primary, v2 on the first remote.
+            assert.equal(objects.length, 7 + 4 * remotes + (2 * (remotes + 1) + 4 + 1));
             for (const r of objects) {
                 const Model = models[r.type];
                 assert.ok(Model, `no schema for ${r.type}`);
