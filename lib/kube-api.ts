@@ -1,0 +1,69 @@
+/** {@link MeshApi} on real clusters, through @kubernetes/client-node. */
+import { Writable } from "node:stream";
+import { CoreV1Api, Exec, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import type { MeshApi } from "./verify";
+
+const isReady = (pod: V1Pod) =>
+    pod.status?.phase === "Running" && (pod.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+
+/** A MeshApi over the given kubeconfigs (by cluster name); each is a full kubeconfig with its context current. */
+export function kubernetesMeshApi(kubeconfigs: Readonly<Record<string, string>>, pollMs = 2000): MeshApi {
+    const configOf = (cluster: string) => {
+        const kc = new KubeConfig();
+        kc.loadFromString(kubeconfigs[cluster]);
+        return kc;
+    };
+    return {
+        async findReadyPod(cluster, namespace, selector, timeoutMs) {
+            const core = configOf(cluster).makeApiClient(CoreV1Api);
+            const deadline = Date.now() + timeoutMs;
+            for (;;) {
+                const pods = await core.listNamespacedPod({ namespace, labelSelector: selector });
+                const ready = pods.items.find(isReady);
+                if (ready?.metadata?.name) return ready.metadata.name;
+                if (Date.now() >= deadline) {
+                    throw new Error(
+                        `no ready pod ${selector} in namespace ${namespace} on ${cluster} after ${Math.round(timeoutMs / 1000)}s ` +
+                            `(${pods.items.length === 0 ? "none exists" : `${pods.items.length} not ready`}); is the sample enabled and deployed?`,
+                    );
+                }
+                await new Promise((r) => setTimeout(r, pollMs));
+            }
+        },
+        exec(cluster, namespace, pod, container, command) {
+            return new Promise((resolve, reject) => {
+                let stdout = "";
+                const sink = new Writable({
+                    write(chunk: Buffer, _encoding, done) {
+                        stdout += chunk.toString();
+                        done();
+                    },
+                });
+                new Exec(configOf(cluster))
+                    .exec(namespace, pod, container, command, sink, null, null, false, (status) =>
+                        status.status === "Success" ? resolve(stdout) : reject(new Error(status.message ?? "exec failed")),
+                    )
+                    .catch(reject);
+            });
+        },
+        async readSecret(cluster, namespace, name) {
+            try {
+                const secret = await configOf(cluster).makeApiClient(CoreV1Api).readNamespacedSecret({ name, namespace });
+                return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+            } catch {
+                return undefined;
+            }
+        },
+        async answers(kubeconfig) {
+            try {
+                const kc = new KubeConfig();
+                kc.loadFromString(kubeconfig);
+                // Not /version, which answers anyone: reading namespaces needs the reader's token to be valid.
+                await kc.makeApiClient(CoreV1Api).listNamespace({ limit: 1 });
+                return true;
+            } catch {
+                return false;
+            }
+        },
+    };
+}

@@ -1,0 +1,50 @@
+/**
+ * `npm run verify [-- --stack dev | --config-json config.json] [--requests 20] [--timeout 120] [--json]`:
+ * the page's proof on the clusters of a stack. Finds the curl client on the primary, calls
+ * helloworld through the exec API, tallies which versions and instances answered, checks that the
+ * primary's istiod sees every remote, and exits non-zero unless every expected version answered.
+ * Prints no secret.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { loadStackConfig } from "../lib/config";
+import { kubernetesMeshApi } from "../lib/kube-api";
+import { readConfigJson, readStackFile } from "../lib/stack-file";
+import { formatReport, verifyMesh } from "../lib/verify";
+
+async function main(): Promise<number> {
+    const { values } = parseArgs({
+        options: {
+            stack: { type: "string", default: process.env.PULUMI_STACK ?? "dev" },
+            "config-json": { type: "string" },
+            requests: { type: "string", default: "20" },
+            timeout: { type: "string", default: "120" },
+            json: { type: "boolean" },
+        },
+    });
+    const file = values["config-json"];
+    const config = loadStackConfig(
+        file ? readConfigJson(fs.readFileSync(file === "-" ? 0 : file, "utf8")) : readStackFile(path.join(__dirname, "..", `Pulumi.${values.stack}.yaml`)),
+    );
+    if (!config.sample.enabled) throw new Error("the sample is disabled in this stack (sample.enabled: false): there is nothing to call");
+    const clusters = [config.primary, ...config.remotes];
+    const report = await verifyMesh(kubernetesMeshApi(Object.fromEntries(clusters.map((c) => [c.name, c.kubeconfig]))), {
+        primary: config.primary.name,
+        remotes: config.remotes.map((r) => r.name),
+        namespace: config.sample.namespace,
+        expectedVersions: [...new Set(Object.values(config.sample.versions).flat())].sort(),
+        requests: Number(values.requests),
+        timeoutMs: Number(values.timeout) * 1000,
+    });
+    console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    return report.ok ? 0 : 1;
+}
+
+main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+        console.error(`verify: ${e instanceof Error ? e.message : String(e)}`);
+        process.exit(2);
+    },
+);
