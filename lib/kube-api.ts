@@ -15,10 +15,14 @@ export function kubernetesMeshApi(kubeconfigs: Readonly<Record<string, string>>,
     };
     return {
         async findReadyPod(cluster, namespace, selector, timeoutMs) {
-            const core = configOf(cluster).makeApiClient(CoreV1Api);
+            const kc = configOf(cluster);
+            const core = kc.makeApiClient(CoreV1Api);
             const deadline = Date.now() + timeoutMs;
             for (;;) {
-                const pods = await core.listNamespacedPod({ namespace, labelSelector: selector });
+                const pods = await core.listNamespacedPod({ namespace, labelSelector: selector }).catch((e: unknown) => {
+                    const reason = e instanceof Error ? e.message : String(e);
+                    throw new Error(`cannot list pods on ${cluster} (API server ${kc.getCurrentCluster()?.server ?? "unknown"}): ${reason}`);
+                });
                 const ready = pods.items.find(isReady);
                 if (ready?.metadata?.name) return ready.metadata.name;
                 if (Date.now() >= deadline) {

@@ -8,10 +8,23 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { loadStackConfig } from "../lib/config";
+import { type StackConfig, loadStackConfig } from "../lib/config";
 import { kubernetesMeshApi } from "../lib/kube-api";
 import { readConfigJson, readStackFile } from "../lib/stack-file";
-import { formatReport, verifyMesh } from "../lib/verify";
+import { type Report, formatReport, verifyMesh } from "../lib/verify";
+
+/** Verifies the mesh of a validated stack config on its clusters. */
+export async function verifyStack(config: StackConfig, options: { requests?: number; timeoutMs?: number } = {}): Promise<Report> {
+    if (!config.sample.enabled) throw new Error("the sample is disabled in this stack (sample.enabled: false): there is nothing to call");
+    const clusters = [config.primary, ...config.remotes];
+    return verifyMesh(kubernetesMeshApi(Object.fromEntries(clusters.map((c) => [c.name, c.kubeconfig]))), {
+        primary: config.primary.name,
+        remotes: config.remotes.map((r) => r.name),
+        namespace: config.sample.namespace,
+        expectedVersions: [...new Set(Object.values(config.sample.versions).flat())].sort(),
+        ...options,
+    });
+}
 
 async function main(): Promise<number> {
     const { values } = parseArgs({
@@ -27,24 +40,17 @@ async function main(): Promise<number> {
     const config = loadStackConfig(
         file ? readConfigJson(fs.readFileSync(file === "-" ? 0 : file, "utf8")) : readStackFile(path.join(__dirname, "..", `Pulumi.${values.stack}.yaml`)),
     );
-    if (!config.sample.enabled) throw new Error("the sample is disabled in this stack (sample.enabled: false): there is nothing to call");
-    const clusters = [config.primary, ...config.remotes];
-    const report = await verifyMesh(kubernetesMeshApi(Object.fromEntries(clusters.map((c) => [c.name, c.kubeconfig]))), {
-        primary: config.primary.name,
-        remotes: config.remotes.map((r) => r.name),
-        namespace: config.sample.namespace,
-        expectedVersions: [...new Set(Object.values(config.sample.versions).flat())].sort(),
-        requests: Number(values.requests),
-        timeoutMs: Number(values.timeout) * 1000,
-    });
+    const report = await verifyStack(config, { requests: Number(values.requests), timeoutMs: Number(values.timeout) * 1000 });
     console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
     return report.ok ? 0 : 1;
 }
 
-main().then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-        console.error(`verify: ${e instanceof Error ? e.message : String(e)}`);
-        process.exit(2);
-    },
-);
+if (require.main === module) {
+    main().then(
+        (code) => process.exit(code),
+        (e: unknown) => {
+            console.error(`verify: ${e instanceof Error ? e.message : String(e)}`);
+            process.exit(2);
+        },
+    );
+}

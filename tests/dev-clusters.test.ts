@@ -1,0 +1,53 @@
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+const SCRIPT = path.join(__dirname, "..", "scripts", "dev-clusters.sh");
+
+/** Runs the prerequisite check with only `tools` on PATH (fake ones: `docker info` exits with `dockerInfo`). */
+function check(tools: string[], dockerInfo = 0, extra: string[] = []) {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), "prereq-"));
+    for (const tool of tools) {
+        const body = tool === "docker" ? `#!/bin/sh\n[ "$1" = info ] && exit ${dockerInfo}\nexit 0\n` : "#!/bin/sh\nexit 0\n";
+        fs.writeFileSync(path.join(bin, tool), body, { mode: 0o755 });
+    }
+    const run = spawnSync("/bin/bash", [SCRIPT, "--check", ...extra], { env: { PATH: bin }, encoding: "utf8" });
+    return { status: run.status, out: run.stdout + run.stderr };
+}
+
+describe("npm run dev:clusters: prerequisites", () => {
+    it("names every missing tool and where to get it, and stops", () => {
+        const { status, out } = check(["kubectl"], 0, ["--require", "pulumi"]);
+        assert.equal(status, 3);
+        assert.equal(
+            out,
+            [
+                "dev:clusters: missing prerequisites:",
+                "  - docker (https://docs.docker.com/engine/install/)",
+                "  - kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation)",
+                "  - pulumi (https://www.pulumi.com/docs/install/)",
+                "",
+            ].join("\n"),
+        );
+    });
+
+    it("says when Docker is installed but its engine does not answer", () => {
+        const { status, out } = check(["docker", "kind", "kubectl"], 1);
+        assert.equal(status, 3);
+        assert.match(out, /docker is installed but its engine does not answer/);
+    });
+
+    it("passes with every tool and a running engine", () => {
+        const { status, out } = check(["docker", "kind", "kubectl", "pulumi"], 0, ["--require", "pulumi"]);
+        assert.equal(status, 0, out);
+        assert.equal(out, "dev:clusters: prerequisites present\n");
+    });
+
+    it("refuses an unknown argument", () => {
+        const run = spawnSync("/bin/bash", [SCRIPT, "--delet"], { encoding: "utf8" });
+        assert.equal(run.status, 2);
+        assert.match(run.stderr, /unknown argument --delet/);
+    });
+});
