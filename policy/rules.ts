@@ -1,0 +1,92 @@
+/**
+ * The guardrails the preview runs (policy pack `istio-multicluster`), as plain resource validations so
+ * each can be unit-tested with a resource that passes and one that violates.
+ */
+import type { ResourceValidationPolicy } from "@pulumi/policy";
+
+type Props = Record<string, unknown>;
+const get = (value: unknown, ...path: (string | number)[]): unknown =>
+    path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<string | number, unknown>)[k] : undefined), value);
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+const kindOf = (type: string) => type.split(":").pop() ?? "";
+const isIstio = (type: string, group: string, kind: string) => type.startsWith(`kubernetes:${group}/`) && kindOf(type) === kind;
+
+/** Every Kubernetes object names its cluster's provider; a default provider would use whatever context is current. */
+export const explicitKubernetesProvider: ResourceValidationPolicy = {
+    name: "kubernetes-explicit-provider",
+    description: "Kubernetes resources must use an explicit provider (their cluster), never a default provider.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, reportViolation) => {
+        if (!args.type.startsWith("kubernetes:")) return;
+        const provider = args.provider?.name;
+        if (provider === undefined || provider.startsWith("default")) {
+            reportViolation(`${args.name} is on ${provider ? `the default provider ${provider}` : "no explicit provider"}; give it its cluster's provider`);
+        }
+    },
+};
+
+const WEAK_MTLS = new Set(["PERMISSIVE", "DISABLE"]);
+
+/** Mesh-wide STRICT mTLS is what keeps cross-network traffic authenticated: nothing may weaken it. */
+export const strictMtls: ResourceValidationPolicy = {
+    name: "mtls-not-weakened",
+    description: "No PeerAuthentication below STRICT, no DestinationRule disabling TLS.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, reportViolation) => {
+        const spec = get(args.props, "spec");
+        if (isIstio(args.type, "security.istio.io", "PeerAuthentication")) {
+            const modes = [get(spec, "mtls", "mode"), ...Object.values((get(spec, "portLevelMtls") as Props | undefined) ?? {}).map((p) => get(p, "mode"))];
+            const weak = modes.filter((m): m is string => typeof m === "string" && WEAK_MTLS.has(m));
+            if (weak.length > 0) reportViolation(`PeerAuthentication ${args.name} sets mTLS ${weak.join(", ")}; the mesh requires STRICT`);
+        }
+        if (isIstio(args.type, "networking.istio.io", "DestinationRule")) {
+            const policies = [get(spec, "trafficPolicy"), ...list(get(spec, "subsets")).map((s) => get(s, "trafficPolicy"))];
+            const tlsModes = policies.flatMap((p) => [get(p, "tls", "mode"), ...list(get(p, "portLevelSettings")).map((s) => get(s, "tls", "mode"))]);
+            if (tlsModes.includes("DISABLE")) reportViolation(`DestinationRule ${args.name} disables TLS; traffic in the mesh must stay mTLS`);
+        }
+    },
+};
+
+const SECRET_PATTERNS: [RegExp, string][] = [
+    [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, "a private key"],
+    [/(client-key-data|client-certificate-data)\s*:/, "kubeconfig credentials"],
+    [/(^|\s)token\s*:\s*\S{16,}/m, "a token"],
+    [/(password|passwd|secret)\s*[:=]\s*\S+/i, "a password"],
+];
+
+/** ConfigMaps are readable by anyone who can read the namespace: secrets belong in Secrets. */
+export const noSecretsInConfigMaps: ResourceValidationPolicy = {
+    name: "no-plaintext-secrets-in-configmaps",
+    description: "ConfigMaps (and ConfigMap patches) must not hold private keys, tokens, passwords or kubeconfig credentials.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, reportViolation) => {
+        if (!["kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:ConfigMapPatch"].includes(args.type)) return;
+        for (const [key, value] of Object.entries((get(args.props, "data") as Props | undefined) ?? {})) {
+            const found = SECRET_PATTERNS.find(([pattern]) => typeof value === "string" && pattern.test(value));
+            if (found) reportViolation(`ConfigMap ${args.name} key ${key} holds ${found[1]}; use a Secret`);
+        }
+    },
+};
+
+/** istiod only picks up remote secrets labelled, annotated and keyed as `istioctl create-remote-secret` makes them. */
+export const remoteSecretShape: ResourceValidationPolicy = {
+    name: "remote-secret-as-istiod-expects",
+    description: "Remote secrets carry label istio/multiCluster=true, annotation networking.istio.io/cluster, and one data key: that cluster.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, reportViolation) => {
+        if (args.type !== "kubernetes:core/v1:Secret") return;
+        const metadata = get(args.props, "metadata");
+        const name = get(metadata, "name");
+        const labels = (get(metadata, "labels") as Props | undefined) ?? {};
+        if (!(typeof name === "string" && name.startsWith("istio-remote-secret-")) && !("istio/multiCluster" in labels)) return;
+        const cluster = get(metadata, "annotations", "networking.istio.io/cluster");
+        const problems: string[] = [];
+        if (labels["istio/multiCluster"] !== "true") problems.push('label istio/multiCluster must be "true"');
+        if (typeof cluster !== "string" || cluster === "") problems.push("annotation networking.istio.io/cluster must name the cluster");
+        const keys = Object.keys({ ...((get(args.props, "data") as Props | undefined) ?? {}), ...((get(args.props, "stringData") as Props | undefined) ?? {}) });
+        if (typeof cluster === "string" && (keys.length !== 1 || keys[0] !== cluster)) problems.push(`its one data key must be the cluster name ${cluster} (found ${keys.join(", ") || "none"})`);
+        if (problems.length > 0) reportViolation(`remote secret ${args.name}: ${problems.join("; ")}`);
+    },
+};
+
+export const policies: ResourceValidationPolicy[] = [explicitKubernetesProvider, strictMtls, noSecretsInConfigMaps, remoteSecretShape];
