@@ -25,7 +25,7 @@ const { directory } = config.ca;
 const cacerts =
     directory !== undefined && config.ca.source === "files"
         ? Object.fromEntries(clusters.map((c) => [c.name, readCaCertsFiles(directory, c.name)]))
-        : new SharedRootCA("mesh-ca", { clusterNames: clusters.map((c) => c.name) }).cacerts;
+        : new SharedRootCA("mesh-ca", { clusterNames: clusters.map((c) => c.name) }, { protect: config.protect.ca }).cacerts;
 
 const primary = new IstioPrimary(
     config.primary.name,
@@ -35,6 +35,7 @@ const primary = new IstioPrimary(
         meshId: source.meshId,
         source,
         caCerts: cacerts[config.primary.name],
+        protectCaCerts: config.protect.ca,
         gatewayAddress: config.primary.gatewayAddress,
     },
     { provider: providerOf(config.primary.name) },
@@ -50,6 +51,8 @@ const remotes = config.remotes.map(
                 meshId: source.meshId,
                 source,
                 caCerts: cacerts[r.name],
+                protectCaCerts: config.protect.ca,
+                protectRemoteSecret: config.protect.remoteSecrets,
                 apiServer: r.apiServer,
                 gatewayAddress: r.gatewayAddress,
                 primary: {

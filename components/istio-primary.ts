@@ -20,6 +20,11 @@ export interface IstioPrimaryArgs {
     /** The cluster's `cacerts` (intermediate CA under the shared root). */
     readonly caCerts: CaCerts;
     /**
+     * Protect the `cacerts` Secret from deletion (`pulumi destroy` then stops at it).
+     * @default false
+     */
+    readonly protectCaCerts?: boolean;
+    /**
      * A fixed address of the network gateway, used instead of its load balancer's.
      * @default the first `status.loadBalancer.ingress` address of the gateway Service
      */
@@ -51,7 +56,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
 
         const system = declareIstioSystem(
             name,
-            { role: "primary", network: args.network, caCerts: args.caCerts, source: args.source },
+            { role: "primary", network: args.network, caCerts: args.caCerts, protectCaCerts: args.protectCaCerts, source: args.source },
             this,
         );
         this.namespace = system.namespace.metadata.name;

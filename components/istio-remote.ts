@@ -50,6 +50,11 @@ export interface IstioRemoteArgs {
     readonly source: IstioChartSource;
     /** The cluster's `cacerts` (intermediate CA under the shared root). */
     readonly caCerts: CaCerts;
+    /**
+     * Protect the `cacerts` Secret from deletion (`pulumi destroy` then stops at it).
+     * @default false
+     */
+    readonly protectCaCerts?: boolean;
     /** The https URL the primary's istiod uses to reach this cluster's API server. */
     readonly apiServer: string;
     /** The primary this remote is attached to. */
@@ -59,6 +64,11 @@ export interface IstioRemoteArgs {
      * @default the first `status.loadBalancer.ingress` address of the gateway Service
      */
     readonly gatewayAddress?: string;
+    /**
+     * Protect the remote secret on the primary from deletion.
+     * @default false
+     */
+    readonly protectRemoteSecret?: boolean;
     /**
      * Resolves a hostname gateway address of the primary to an IP for `remotePilotAddress`.
      * @default {@link resolveWithSystemDns}
@@ -95,6 +105,7 @@ export class IstioRemote extends pulumi.ComponentResource {
                 network: args.network,
                 controlPlaneCluster: args.primary.clusterName,
                 caCerts: args.caCerts,
+                protectCaCerts: args.protectCaCerts,
                 source: args.source,
             },
             this,
@@ -125,7 +136,7 @@ export class IstioRemote extends pulumi.ComponentResource {
                 serviceAccountOwner: system.base,
                 namespace: args.primary.namespace,
             },
-            { parent: this, provider: args.primary.provider },
+            { parent: this, provider: args.primary.provider, protect: args.protectRemoteSecret },
         );
 
         this.injectionReady = [this.istiod, this.remoteSecret];

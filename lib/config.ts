@@ -63,6 +63,8 @@ export interface StackConfig {
         readonly hub: string;
     };
     readonly ca: { readonly source: "generate" | "files"; readonly directory?: string };
+    /** `protect` of what must not be deleted by accident: the CA, and the remote secrets. */
+    readonly protect: { readonly ca: boolean; readonly remoteSecrets: boolean };
     readonly sample: {
         readonly enabled: boolean;
         readonly namespace: string;
@@ -287,6 +289,13 @@ function stackSchema(raw: Record<string, unknown>) {
                 },
                 'an object: { source?: "generate" | "files", directory? }',
             ).default({ source: "generate" }),
+            protect: known(
+                {
+                    ca: z.boolean({ error: "true or false" }).default(false),
+                    remoteSecrets: z.boolean({ error: "true or false" }).default(false),
+                },
+                "an object: { ca?, remoteSecrets? }",
+            ).default({ ca: false, remoteSecrets: false }),
             sample: known(
                 {
                     enabled: z.boolean({ error: "true or false" }).default(true),

@@ -60,6 +60,8 @@ export interface IstioSystemArgs {
     /** Set on remotes: the primary cluster whose istiod manages this one. */
     readonly controlPlaneCluster?: string;
     readonly caCerts: CaCerts;
+    /** `protect` the `cacerts` Secret (it holds the cluster's CA key). */
+    readonly protectCaCerts?: boolean;
     readonly source: IstioChartSource;
 }
 
@@ -85,7 +87,7 @@ export function declareIstioSystem(name: string, args: IstioSystemArgs, parent: 
             type: "Opaque",
             stringData: cacertsSecretData(args.caCerts),
         },
-        { parent },
+        { parent, protect: args.protectCaCerts },
     );
     const base = istioRelease(
         `${name}-base`,

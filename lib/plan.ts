@@ -24,6 +24,8 @@ export interface PlannedResource {
     readonly parent?: string;
     /** Inputs as declared; secrets replaced by {@link SECRET}, unknowns by {@link UNKNOWN}. */
     readonly inputs: Record<string, unknown>;
+    /** Whether the resource is protected from deletion. */
+    readonly protect: boolean;
     /** Dotted paths of the inputs that arrived as secrets. */
     readonly secretInputs: readonly string[];
     /** URNs this resource waits for (dependsOn, and the resources behind its input Outputs). */
@@ -123,6 +125,7 @@ interface ResourceRequest {
     getParent(): string;
     getProvider(): string;
     getId?(): string;
+    getProtect?(): boolean;
     getDependenciesList?(): string[];
     getObject?(): Parameters<typeof pulumi.runtime.deserializeProperties>[0];
     getProperties?(): Parameters<typeof pulumi.runtime.deserializeProperties>[0];
@@ -177,6 +180,7 @@ export async function runUnderMocks(
                                 : undefined,
                         provider: providerName(req.getProvider()),
                         parent: req.getParent() || undefined,
+                        protect: req.getProtect?.() ?? false,
                         inputs: mask(raw, "", secretInputs, options.revealSecrets ?? false) as Record<string, unknown>,
                         secretInputs,
                         dependencies: req.getDependenciesList?.() ?? [],

@@ -31,6 +31,10 @@ describe("stack configuration", () => {
             const config = loadStackConfig(stackConfig(1));
             assert.deepEqual(config.istio, ISTIO_DEFAULTS);
             assert.deepEqual(config.ca, { source: "generate" });
+            assert.deepEqual(config.protect, { ca: false, remoteSecrets: false });
+            // Pulumi.yaml's defaults for the optional keys are empty objects: the same defaults follow.
+            const fromEmpty = loadStackConfig(stackConfig(1, { istio: {}, ca: {}, protect: {}, sample: {} }));
+            assert.deepEqual([fromEmpty.istio, fromEmpty.ca, fromEmpty.protect, fromEmpty.sample], [config.istio, config.ca, config.protect, config.sample]);
             // The page's placement: v1 on the primary, v2 on the first remote.
             assert.deepEqual(config.sample, { enabled: true, namespace: "sample", versions: { cluster1: ["v1"], cluster2: ["v2"] } });
         });
@@ -71,7 +75,7 @@ describe("stack configuration", () => {
     describe("a bad config is rejected with every problem, its key path, the value found and what is expected", () => {
         const cases: [string, () => Record<string, string>, string[]][] = [
             ["a typo of a top-level key", () => stackConfig(1, { remote: [] }), [
-                "remote: unknown key; expected one of primary, remotes, istio, ca, sample",
+                "remote: unknown key; expected one of primary, remotes, istio, ca, protect, sample",
             ]],
             ["an empty remotes list", () => ({ ...stackConfig(1), "istio-multicluster:remotes": "[]" }), [
                 "remotes: expected a non-empty list of clusters, found []",
@@ -119,6 +123,10 @@ describe("stack configuration", () => {
             ]],
             ["CA files without a directory", () => stackConfig(1, { ca: { source: "files" } }), [
                 "ca.directory: expected a directory path (ca.source is \"files\"), found nothing",
+            ]],
+            ["protection that is not a boolean, and an unknown thing to protect", () => stackConfig(1, { protect: { ca: "yes", crds: true } }), [
+                "protect.ca: expected true or false, found \"yes\"",
+                "protect.crds: unknown key; expected one of ca, remoteSecrets",
             ]],
             ["an unknown CA source", () => stackConfig(1, { ca: { source: "vault" } }), [
                 "ca.source: expected \"generate\" or \"files\", found \"vault\"",

@@ -51,3 +51,30 @@ describe("npm run dev:clusters: prerequisites", () => {
         assert.match(run.stderr, /unknown argument --delet/);
     });
 });
+
+describe("scripts/ci-credentials.sh (the workflows' kubeconfig and CA from repository secrets)", () => {
+    const CI_SCRIPT = path.join(__dirname, "..", "scripts", "ci-credentials.sh");
+    const run = (env: Record<string, string>, cwd: string) =>
+        spawnSync("/bin/bash", [CI_SCRIPT], { cwd, env: { PATH: process.env.PATH ?? "", ...env }, encoding: "utf8" });
+
+    it("names the missing repository secret", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ci-"));
+        const result = run({ STACK: "prod", KUBECONFIG: path.join(dir, "kube", "config") }, dir);
+        assert.equal(result.status, 1);
+        assert.equal(result.stderr, "ci-credentials: repository secret KUBECONFIG_PROD is empty or missing\n");
+    });
+
+    it("writes the kubeconfig readable by its owner only and unpacks the CA where the stack expects it, printing neither", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ci-"));
+        const src = path.join(dir, "src");
+        fs.mkdirSync(path.join(src, "prod-east"), { recursive: true });
+        fs.writeFileSync(path.join(src, "prod-east", "ca-key.pem"), "KEY-MATERIAL");
+        const archive = spawnSync("tar", ["-cz", "-C", src, "."]).stdout.toString("base64");
+        const kubeconfig = path.join(dir, "kube", "config");
+        const result = run({ STACK: "prod", KUBECONFIG: kubeconfig, KUBECONFIG_CONTENT: "apiVersion: v1\nkind: Config\n# secret-ish", CA_ARCHIVE: archive }, dir);
+        assert.equal(result.status, 0, result.stderr);
+        assert.equal(fs.statSync(kubeconfig).mode & 0o777, 0o600);
+        assert.equal(fs.readFileSync(path.join(dir, "certs", "prod", "prod-east", "ca-key.pem"), "utf8"), "KEY-MATERIAL");
+        assert.doesNotMatch(result.stdout + result.stderr, /KEY-MATERIAL|secret-ish/);
+    });
+});

@@ -169,6 +169,23 @@ describe("the program", () => {
         });
     });
 
+    describe("protection from config", () => {
+        it("protects the CA and the remote secrets when asked, and nothing else", async () => {
+            const protectedNames = async (protect: Record<string, boolean>) =>
+                (await planProgram(stackConfig(1, { protect }))).resources.filter((r) => r.protect).map((r) => r.name).sort();
+            assert.deepEqual(await protectedNames({}), []);
+            const ca = await protectedNames({ ca: true });
+            assert.ok(ca.includes("mesh-ca-root-key") && ca.includes("mesh-ca-cluster2-cert"));
+            assert.ok(ca.includes("cluster1-cacerts") && ca.includes("cluster2-cacerts"));
+            assert.ok(ca.every((n) => n.startsWith("mesh-ca") || n.endsWith("-cacerts")), ca.join(", "));
+            assert.deepEqual(await protectedNames({ remoteSecrets: true }), [
+                "cluster2-remote-secret",
+                "cluster2-remote-secret-reader-token",
+                "cluster2-remote-secret-secret",
+            ]);
+        });
+    });
+
     describe("with hostname load balancers (AWS ELB)", () => {
         it("writes hostnames into mesh networks and resolves the primary's for the remotes' istiod", async () => {
             // `localhost` resolves without a network, through the same resolver a real run uses.

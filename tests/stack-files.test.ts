@@ -3,9 +3,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { loadStackConfig } from "../lib/config";
+import { CA_FILES, loadStackConfig } from "../lib/config";
 import { readConfigJson, readStackFile } from "../lib/stack-file";
-import { useFixtureKubeconfig } from "./support";
+import { kubeconfigText, useFixtureKubeconfig } from "./support";
 
 const stackFileConfig = (file: string) => readStackFile(path.join(__dirname, "..", file));
 
@@ -31,6 +31,54 @@ describe("the shipped stack files", () => {
             "istio-multicluster:primary": '{"name":"c1"}',
             "istio-multicluster:istio": '{"version":"1.30.3"}',
         });
+    });
+
+    it("Pulumi.prod.yaml validates: three remotes, no sample, CA from files, protected CA and remote secrets", () => {
+        const raw = stackFileConfig("Pulumi.prod.yaml");
+        const contexts = ["prod-east", "prod-west", "prod-central", "prod-south"];
+        const kubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "prod-")), "config");
+        fs.writeFileSync(kubeconfig, kubeconfigText(contexts));
+        const certs = fs.mkdtempSync(path.join(os.tmpdir(), "certs-"));
+        for (const cluster of contexts) {
+            fs.mkdirSync(path.join(certs, cluster));
+            for (const f of CA_FILES) fs.writeFileSync(path.join(certs, cluster, f), "pem");
+        }
+        const saved = process.env.KUBECONFIG;
+        process.env.KUBECONFIG = kubeconfig;
+        try {
+            const ca = JSON.parse(raw["istio-multicluster:ca"]) as Record<string, string>;
+            assert.equal(ca.directory, "certs/prod");
+            const config = loadStackConfig({ ...raw, "istio-multicluster:ca": JSON.stringify({ ...ca, directory: certs }) });
+            assert.equal(config.remotes.length, 3);
+            assert.equal(config.sample.enabled, false);
+            assert.equal(config.ca.source, "files");
+            assert.deepEqual(config.protect, { ca: true, remoteSecrets: true });
+        } finally {
+            process.env.KUBECONFIG = saved;
+        }
+    });
+
+    it("hold secrets only as ciphertext", () => {
+        for (const file of fs.readdirSync(path.join(__dirname, "..")).filter((f) => /^Pulumi\..+\.yaml$/.test(f))) {
+            const text = fs.readFileSync(path.join(__dirname, "..", file), "utf8");
+            assert.doesNotMatch(text, /-----BEGIN|token:|client-key-data|password/i, file);
+            const config = (YAML.parse(text) as { config: Record<string, unknown> }).config;
+            const kubeconfigs = JSON.stringify(config).match(/"kubeconfig":("[^"]*"|\{[^}]*\})/g) ?? [];
+            for (const k of kubeconfigs) assert.match(k, /"secure"/, `${file}: a kubeconfig in a stack file must be set with --secret`);
+        }
+    });
+
+    it("Pulumi.yaml declares the project's keys with types and descriptions", () => {
+        const project = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8")) as {
+            config: Record<string, { type?: string; description?: string; default?: unknown }>;
+        };
+        const keys = Object.keys(project.config).filter((k) => k.startsWith("istio-multicluster:")).map((k) => k.split(":")[1]);
+        assert.deepEqual(keys, ["primary", "remotes", "istio", "ca", "protect", "sample"]);
+        for (const [key, declared] of Object.entries(project.config).filter(([k]) => k.startsWith("istio-multicluster:"))) {
+            assert.ok(declared.type && declared.description, key);
+            // Optional keys need a default, or Pulumi would require them.
+            if (!["istio-multicluster:primary", "istio-multicluster:remotes"].includes(key)) assert.deepEqual(declared.default, {}, key);
+        }
     });
 
     it("Pulumi.yaml disables default Kubernetes providers", () => {
