@@ -63,34 +63,30 @@ export class HelloworldSample extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        for (const version of args.versions) {
-            const labels = { app: "helloworld", version };
+        // One replica of one pod, as Istio's sample manifests run each workload.
+        const deployment = (role: string, labels: Record<string, string>, pod: k8s.types.input.core.v1.PodSpec) =>
             new k8s.apps.v1.Deployment(
-                `${name}-helloworld-${version}`,
+                `${name}-${role}`,
                 {
-                    metadata: inSample(`helloworld-${version}`, labels),
-                    spec: {
-                        replicas: 1,
-                        selector: { matchLabels: labels },
-                        template: {
-                            metadata: { labels },
-                            spec: {
-                                containers: [
-                                    {
-                                        name: "helloworld",
-                                        image: `${args.imageHub}/examples-helloworld-${version}:${SAMPLE_IMAGES.helloworldTag}`,
-                                        imagePullPolicy: "IfNotPresent",
-                                        resources: { requests: { cpu: "100m" } },
-                                        ports: [{ containerPort: HELLOWORLD_PORT }],
-                                        readinessProbe: { httpGet: { path: "/hello", port: HELLOWORLD_PORT } },
-                                    },
-                                ],
-                            },
-                        },
-                    },
+                    metadata: inSample(role, labels),
+                    spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: pod } },
                 },
                 afterInjection,
             );
+
+        for (const version of args.versions) {
+            deployment(`helloworld-${version}`, { app: "helloworld", version }, {
+                containers: [
+                    {
+                        name: "helloworld",
+                        image: `${args.imageHub}/examples-helloworld-${version}:${SAMPLE_IMAGES.helloworldTag}`,
+                        imagePullPolicy: "IfNotPresent",
+                        resources: { requests: { cpu: "100m" } },
+                        ports: [{ containerPort: HELLOWORLD_PORT }],
+                        readinessProbe: { httpGet: { path: "/hello", port: HELLOWORLD_PORT } },
+                    },
+                ],
+            });
         }
 
         if (args.client) {
@@ -101,33 +97,19 @@ export class HelloworldSample extends pulumi.ComponentResource {
                 { metadata: inSample("curl", { ...labels, service: "curl" }), spec: { selector: labels, ports: [{ name: "http", port: 80 }] } },
                 { parent: this },
             );
-            new k8s.apps.v1.Deployment(
-                `${name}-curl`,
-                {
-                    metadata: inSample("curl", labels),
-                    spec: {
-                        replicas: 1,
-                        selector: { matchLabels: labels },
-                        template: {
-                            metadata: { labels },
-                            spec: {
-                                terminationGracePeriodSeconds: 0,
-                                serviceAccountName: serviceAccount.metadata.name,
-                                containers: [
-                                    {
-                                        name: "curl",
-                                        image: SAMPLE_IMAGES.curl,
-                                        command: ["/bin/sleep", "infinity"],
-                                        imagePullPolicy: "IfNotPresent",
-                                        readinessProbe: { exec: { command: ["curl", "--version"] } },
-                                    },
-                                ],
-                            },
-                        },
+            deployment("curl", labels, {
+                terminationGracePeriodSeconds: 0,
+                serviceAccountName: serviceAccount.metadata.name,
+                containers: [
+                    {
+                        name: "curl",
+                        image: SAMPLE_IMAGES.curl,
+                        command: ["/bin/sleep", "infinity"],
+                        imagePullPolicy: "IfNotPresent",
+                        readinessProbe: { exec: { command: ["curl", "--version"] } },
                     },
-                },
-                afterInjection,
-            );
+                ],
+            });
         }
 
         this.registerOutputs({ namespace: this.namespace });

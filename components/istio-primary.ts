@@ -1,35 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { CaCerts } from "../lib/cacerts";
-import { declareIstioSystem, declareNetworkGateway, istioRelease } from "../lib/istio-cluster";
+import { type IstioClusterArgs, declareIstioSystem, declareNetworkGateway, istioRelease } from "../lib/istio-cluster";
 import { exposeIstiodGateway, exposeIstiodVirtualService, strictPeerAuthentication } from "../lib/istio-config";
-import { type IstioChartSource, primaryIstiodValues } from "../lib/istio-values";
+import { primaryIstiodValues } from "../lib/istio-values";
 
-export interface IstioPrimaryArgs {
-    /**
-     * Istio cluster name (`global.multiCluster.clusterName`); remotes and mesh networks refer to it.
-     * https://istio.io/latest/docs/setup/install/multicluster/primary-remote_multi-network/
-     */
-    readonly clusterName: string;
-    /** Istio network of this cluster (`global.network`, the `topology.istio.io/network` label). */
-    readonly network: string;
-    /** `global.meshID`, the same in every cluster. */
-    readonly meshId: string;
-    /** Istio version, chart repository and image hub. */
-    readonly source: IstioChartSource;
-    /** The cluster's `cacerts` (intermediate CA under the shared root). */
-    readonly caCerts: CaCerts;
-    /**
-     * Protect the `cacerts` Secret from deletion (`pulumi destroy` then stops at it).
-     * @default false
-     */
-    readonly protectCaCerts?: boolean;
-    /**
-     * A fixed address of the network gateway, used instead of its load balancer's.
-     * @default the first `status.loadBalancer.ingress` address of the gateway Service
-     */
-    readonly gatewayAddress?: string;
-}
+/**
+ * The primary: its identity, charts and CA ({@link IstioClusterArgs}); istiod here serves every cluster.
+ * https://istio.io/latest/docs/setup/install/multicluster/primary-remote_multi-network/
+ */
+export type IstioPrimaryArgs = IstioClusterArgs;
 
 /**
  * The primary cluster: istiod for the whole mesh, its network gateway, istiod exposed through that
@@ -56,7 +35,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
 
         const system = declareIstioSystem(
             name,
-            { role: "primary", network: args.network, caCerts: args.caCerts, protectCaCerts: args.protectCaCerts, source: args.source },
+            { ...args, role: "primary" },
             this,
         );
         this.namespace = system.namespace.metadata.name;

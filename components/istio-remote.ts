@@ -1,9 +1,8 @@
 import { promises as dns } from "node:dns";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { CaCerts } from "../lib/cacerts";
-import { declareIstioSystem, declareNetworkGateway, istioRelease } from "../lib/istio-cluster";
-import { type IstioChartSource, isIpAddress, remoteIstiodValues } from "../lib/istio-values";
+import { type IstioClusterArgs, declareIstioSystem, declareNetworkGateway, istioRelease } from "../lib/istio-cluster";
+import { isIpAddress, remoteIstiodValues } from "../lib/istio-values";
 import { RemoteSecret } from "./remote-secret";
 
 /** Turns a DNS name into one IP address. */
@@ -36,34 +35,12 @@ export interface PrimaryReference {
     readonly discoveryAddress: pulumi.Input<string>;
 }
 
-export interface IstioRemoteArgs {
-    /**
-     * Istio cluster name of this remote.
-     * https://istio.io/latest/docs/setup/install/multicluster/primary-remote_multi-network/
-     */
-    readonly clusterName: string;
-    /** Istio network of this remote; a network of its own reaches the others through gateways. */
-    readonly network: string;
-    /** `global.meshID`, the same in every cluster. */
-    readonly meshId: string;
-    /** Istio version, chart repository and image hub. */
-    readonly source: IstioChartSource;
-    /** The cluster's `cacerts` (intermediate CA under the shared root). */
-    readonly caCerts: CaCerts;
-    /**
-     * Protect the `cacerts` Secret from deletion (`pulumi destroy` then stops at it).
-     * @default false
-     */
-    readonly protectCaCerts?: boolean;
+/** A remote: its identity, charts and CA ({@link IstioClusterArgs}), and how it reaches the primary. */
+export interface IstioRemoteArgs extends IstioClusterArgs {
     /** The https URL the primary's istiod uses to reach this cluster's API server. */
     readonly apiServer: string;
     /** The primary this remote is attached to. */
     readonly primary: PrimaryReference;
-    /**
-     * A fixed address of this remote's network gateway, used instead of its load balancer's.
-     * @default the first `status.loadBalancer.ingress` address of the gateway Service
-     */
-    readonly gatewayAddress?: string;
     /**
      * Protect the remote secret on the primary from deletion.
      * @default false
@@ -100,14 +77,7 @@ export class IstioRemote extends pulumi.ComponentResource {
 
         const system = declareIstioSystem(
             name,
-            {
-                role: "remote",
-                network: args.network,
-                controlPlaneCluster: args.primary.clusterName,
-                caCerts: args.caCerts,
-                protectCaCerts: args.protectCaCerts,
-                source: args.source,
-            },
+            { ...args, role: "remote", controlPlaneCluster: args.primary.clusterName },
             this,
         );
         const namespace = system.namespace.metadata.name;

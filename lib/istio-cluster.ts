@@ -16,6 +16,33 @@ import {
     networkGatewayValues,
 } from "./istio-values";
 
+/**
+ * What IstioPrimary and IstioRemote both take: a cluster's identity in the mesh, its charts, its CA.
+ * https://istio.io/latest/docs/setup/install/multicluster/primary-remote_multi-network/
+ */
+export interface IstioClusterArgs {
+    /** Istio cluster name (`global.multiCluster.clusterName`); mesh networks and remote secrets refer to it. */
+    readonly clusterName: string;
+    /** Istio network of this cluster (`global.network`, the `topology.istio.io/network` label). */
+    readonly network: string;
+    /** `global.meshID`, the same in every cluster. */
+    readonly meshId: string;
+    /** Istio version, chart repository and image hub. */
+    readonly source: IstioChartSource;
+    /** The cluster's `cacerts` (intermediate CA under the shared root). */
+    readonly caCerts: CaCerts;
+    /**
+     * Protect the `cacerts` Secret from deletion (`pulumi destroy` then stops at it).
+     * @default false
+     */
+    readonly protectCaCerts?: boolean;
+    /**
+     * A fixed address of the cluster's network gateway, used instead of its load balancer's.
+     * @default the first `status.loadBalancer.ingress` address of the gateway Service
+     */
+    readonly gatewayAddress?: string;
+}
+
 /** Where Helm finds one of Istio's charts: an https repository, or an OCI registry path. */
 export function chartLocation(source: IstioChartSource, chart: "base" | "istiod" | "gateway") {
     return source.chartRepository.startsWith("oci://")
@@ -54,15 +81,10 @@ export function istioRelease(
     );
 }
 
-export interface IstioSystemArgs {
+export interface IstioSystemArgs extends Pick<IstioClusterArgs, "network" | "caCerts" | "protectCaCerts" | "source"> {
     readonly role: "primary" | "remote";
-    readonly network: string;
     /** Set on remotes: the primary cluster whose istiod manages this one. */
     readonly controlPlaneCluster?: string;
-    readonly caCerts: CaCerts;
-    /** `protect` the `cacerts` Secret (it holds the cluster's CA key). */
-    readonly protectCaCerts?: boolean;
-    readonly source: IstioChartSource;
 }
 
 /** `istio-system` with its network label, `cacerts` and the `base` chart; istiod must wait for `cacerts`. */
