@@ -4,6 +4,7 @@
  * `secure:` values must come as `pulumi config --show-secrets --json` output instead.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import * as YAML from "yaml";
 
 const asConfigValue = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
@@ -31,4 +32,15 @@ export function readStackFile(file: string): Record<string, string> {
 export function readConfigJson(text: string): Record<string, string> {
     const parsed = JSON.parse(text) as Record<string, { value?: unknown; objectValue?: unknown }>;
     return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, asConfigValue(v.objectValue ?? v.value)]));
+}
+
+/**
+ * The config map the commands work on: `--config-json FILE` (`-` for standard input), else the
+ * project's `Pulumi.<stack>.yaml`.
+ */
+export function readStackConfig(options: { readonly stack: string; readonly configJson?: string }): Record<string, string> {
+    const { configJson } = options;
+    return configJson !== undefined
+        ? readConfigJson(fs.readFileSync(configJson === "-" ? 0 : configJson, "utf8"))
+        : readStackFile(path.join(__dirname, "..", `Pulumi.${options.stack}.yaml`));
 }

@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { loadStackConfig } from "../lib/config";
 import { formatReport } from "../lib/verify";
-import { readStackFile } from "../lib/stack-file";
+import { readStackConfig } from "../lib/stack-file";
 import { verifyStack } from "./verify";
 
 const ROOT = path.join(__dirname, "..");
@@ -45,7 +45,7 @@ async function main(): Promise<number> {
     }
     const up = await stack.up({ onOutput });
     console.log(`\npulumi up: ${up.summary.result}; gateway addresses ${JSON.stringify(up.outputs.gatewayAddresses?.value)}\n`);
-    const report = await verifyStack(loadStackConfig(readStackFile(path.join(ROOT, `Pulumi.${STACK}.yaml`))));
+    const report = await verifyStack(loadStackConfig(readStackConfig({ stack: STACK })));
     console.log(formatReport(report));
     console.log(`\nTry it yourself: ${String(up.outputs.sampleCommand?.value)}\nTake it down: npm run demo -- --destroy`);
     return report.ok ? 0 : 1;

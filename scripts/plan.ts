@@ -3,22 +3,16 @@
  * for a stack, per cluster, and a Mermaid diagram of the mesh — evaluated under Pulumi's mock runtime,
  * touching no cluster. Contexts must exist in your kubeconfig (they are validated as in `pulumi up`).
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { StackConfigError } from "../lib/config";
 import { planProgram } from "../lib/plan";
 import { clusterTables, meshDiagram } from "../lib/plan-view";
-import { readConfigJson, readStackFile } from "../lib/stack-file";
+import { readStackConfig } from "../lib/stack-file";
 
 async function main(): Promise<number> {
     const { values } = parseArgs({
         options: { stack: { type: "string", default: process.env.PULUMI_STACK ?? "dev" }, "config-json": { type: "string" }, json: { type: "boolean" } },
     });
-    const file = values["config-json"];
-    const config = file
-        ? readConfigJson(fs.readFileSync(file === "-" ? 0 : file, "utf8"))
-        : readStackFile(path.join(__dirname, "..", `Pulumi.${values.stack}.yaml`));
+    const config = readStackConfig({ stack: values.stack, configJson: values["config-json"] });
     const plan = await planProgram(config, { preview: true });
     if (values.json) {
         console.log(JSON.stringify(plan.resources, null, 2));
@@ -31,7 +25,8 @@ async function main(): Promise<number> {
 main().then(
     (code) => process.exit(code),
     (e: unknown) => {
-        console.error(e instanceof StackConfigError || e instanceof Error ? e.message : String(e));
+        // A config error lists every problem in its message; nothing else needs a stack trace here either.
+        console.error(e instanceof Error ? e.message : String(e));
         process.exit(1);
     },
 );

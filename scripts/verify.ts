@@ -5,12 +5,10 @@
  * primary's istiod sees every remote, and exits non-zero unless every expected version answered.
  * Prints no secret.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { type StackConfig, loadStackConfig } from "../lib/config";
 import { kubernetesMeshApi } from "../lib/kube-api";
-import { readConfigJson, readStackFile } from "../lib/stack-file";
+import { readStackConfig } from "../lib/stack-file";
 import { type Report, formatReport, verifyMesh } from "../lib/verify";
 
 /** Verifies the mesh of a validated stack config on its clusters. */
@@ -36,10 +34,7 @@ async function main(): Promise<number> {
             json: { type: "boolean" },
         },
     });
-    const file = values["config-json"];
-    const config = loadStackConfig(
-        file ? readConfigJson(fs.readFileSync(file === "-" ? 0 : file, "utf8")) : readStackFile(path.join(__dirname, "..", `Pulumi.${values.stack}.yaml`)),
-    );
+    const config = loadStackConfig(readStackConfig({ stack: values.stack, configJson: values["config-json"] }));
     const report = await verifyStack(config, { requests: Number(values.requests), timeoutMs: Number(values.timeout) * 1000 });
     console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
     return report.ok ? 0 : 1;
