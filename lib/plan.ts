@@ -139,7 +139,7 @@ type Callback = (err: unknown, response?: { getUrn(): string }) => void;
  */
 export async function runUnderMocks(
     declare: () => void,
-    options: PlanOptions & { config?: Record<string, string>; secretKeys?: string[] } = {},
+    options: PlanOptions & { config?: Record<string, string> } = {},
 ): Promise<Plan> {
     const preview = options.preview ?? false;
     const resources: PlannedResource[] = [];
@@ -156,7 +156,7 @@ export async function runUnderMocks(
         "test",
         preview,
     );
-    pulumi.runtime.setAllConfig(options.config ?? {}, options.secretKeys);
+    pulumi.runtime.setAllConfig(options.config ?? {});
 
     // Record each registration's own request: the mocks' newResource sees neither parent nor dependencies.
     const monitor = (pulumi.runtime as unknown as { getMonitor(): Record<string, (req: ResourceRequest, cb: Callback) => void> }).getMonitor();
@@ -204,7 +204,7 @@ const PROGRAM = path.join(__dirname, "..", "index");
  */
 export async function planProgram(
     config: Record<string, string>,
-    options: PlanOptions & { secretKeys?: string[] } = {},
+    options: PlanOptions = {},
 ): Promise<Plan & { outputs: Record<string, unknown> }> {
     let program: Record<string, unknown> = {};
     const plan = await runUnderMocks(
