@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
+import * as semver from "semver";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 
@@ -137,14 +138,6 @@ const clusterShape = {
     gatewayAddress: address.optional(),
 };
 
-function versionAtLeast(version: string, minimum: string): boolean {
-    const [a, b] = [version, minimum].map((v) => (VERSION.exec(v) ?? []).slice(1, 4).map(Number));
-    for (let i = 0; i < 3; i++) {
-        if (a[i] !== b[i]) return a[i] > b[i];
-    }
-    return true;
-}
-
 /** Where a cluster's kubeconfig comes from, read with @kubernetes/client-node as kubectl would. */
 interface KubeconfigSource {
     readonly id: string;
@@ -163,8 +156,9 @@ function defaultKubeconfig(): KubeconfigSource | string {
         const kubeConfig = new KubeConfig();
         kubeConfig.loadFromDefault();
         return { id: `default:${candidates.join(path.delimiter)}`, kubeConfig };
-    } catch (e) {
-        return `the default kubeconfig could not be read (${(e as Error).message})`;
+    } catch {
+        // Not the parser's message: it quotes the offending line, which may hold a credential.
+        return "a kubeconfig that parses (the default one does not)";
     }
 }
 
@@ -265,7 +259,7 @@ function stackSchema(raw: Record<string, unknown>) {
                     version: z
                         .string({ error: "an Istio release version such as 1.30.3" })
                         .regex(VERSION, { error: "an Istio release version such as 1.30.3", abort: true })
-                        .refine((v) => versionAtLeast(v, MINIMUM_ISTIO_VERSION), {
+                        .refine((v) => semver.gte(v, MINIMUM_ISTIO_VERSION), {
                             error: `an Istio release version of at least ${MINIMUM_ISTIO_VERSION}`,
                         })
                         .default(ISTIO_DEFAULTS.version),

@@ -187,6 +187,20 @@ describe("stack configuration", () => {
             assert.doesNotMatch(message, /s3cr3t-token/);
         });
 
+        it("does not quote a default kubeconfig that fails to parse (its lines may hold credentials)", () => {
+            const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bad-kc-")), "config");
+            fs.writeFileSync(file, "users:\n- name: u\n  user: {token: s3cr3t-token\n");
+            const saved = process.env.KUBECONFIG;
+            process.env.KUBECONFIG = file;
+            try {
+                const problems = problemsOf(stackConfig(1));
+                assert.equal(problems[0], "primary.kubeconfig: expected a kubeconfig that parses (the default one does not), found nothing");
+                assert.doesNotMatch(problems.join("\n"), /s3cr3t/);
+            } finally {
+                process.env.KUBECONFIG = saved;
+            }
+        });
+
         it("fails the program before it declares any resource", async () => {
             await assert.rejects(
                 planProgram({ ...stackConfig(1), "istio-multicluster:remotes": "[]" }),
