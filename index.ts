@@ -6,7 +6,8 @@ import { IstioPrimary } from "./components/istio-primary";
 import { IstioRemote } from "./components/istio-remote";
 import { SharedRootCA } from "./components/shared-root-ca";
 import { readCaCertsFiles } from "./lib/cacerts";
-import { loadStackConfig } from "./lib/config";
+import { type ClusterConfig, loadStackConfig } from "./lib/config";
+import type { IstioClusterArgs } from "./lib/istio-cluster";
 
 // Validate everything before declaring anything: a bad config throws here with every problem listed.
 const config = loadStackConfig(pulumi.runtime.allConfig());
@@ -27,34 +28,27 @@ const cacerts =
         ? Object.fromEntries(clusters.map((c) => [c.name, readCaCertsFiles(directory, c.name)]))
         : new SharedRootCA("mesh-ca", { clusterNames: clusters.map((c) => c.name) }, { protect: config.protect.ca }).cacerts;
 
-const primary = new IstioPrimary(
-    config.primary.name,
-    {
-        clusterName: config.primary.name,
-        network: config.primary.network,
-        meshId: source.meshId,
-        source,
-        caCerts: cacerts[config.primary.name],
-        protectCaCerts: config.protect.ca,
-        gatewayAddress: config.primary.gatewayAddress,
-    },
-    { provider: providerOf(config.primary.name) },
-);
+/** What every cluster's component takes, primary or remote. */
+const clusterArgs = (c: ClusterConfig): IstioClusterArgs => ({
+    clusterName: c.name,
+    network: c.network,
+    meshId: source.meshId,
+    source,
+    caCerts: cacerts[c.name],
+    protectCaCerts: config.protect.ca,
+    gatewayAddress: c.gatewayAddress,
+});
+
+const primary = new IstioPrimary(config.primary.name, clusterArgs(config.primary), { provider: providerOf(config.primary.name) });
 
 const remotes = config.remotes.map(
     (r) =>
         new IstioRemote(
             r.name,
             {
-                clusterName: r.name,
-                network: r.network,
-                meshId: source.meshId,
-                source,
-                caCerts: cacerts[r.name],
-                protectCaCerts: config.protect.ca,
+                ...clusterArgs(r),
                 protectRemoteSecret: config.protect.remoteSecrets,
                 apiServer: r.apiServer,
-                gatewayAddress: r.gatewayAddress,
                 primary: {
                     clusterName: config.primary.name,
                     provider: providerOf(config.primary.name),
@@ -66,16 +60,19 @@ const remotes = config.remotes.map(
         ),
 );
 
+/** Each cluster with its component, primary first. */
+const members: { cluster: ClusterConfig; mesh: IstioPrimary | IstioRemote }[] = [
+    { cluster: config.primary, mesh: primary },
+    ...config.remotes.map((r, i) => ({ cluster: r, mesh: remotes[i] })),
+];
+
 new ClusterAwareGateway(
     `${config.primary.name}-cluster-aware-routing`,
     {
         namespace: primary.namespace,
         istiod: primary.istiod,
-        networkGateways: [
-            { cluster: config.primary, address: primary.gatewayAddress },
-            ...config.remotes.map((r, i) => ({ cluster: r, address: remotes[i].gatewayAddress })),
-        ].map(({ cluster, address }) =>
-            address.apply((a) => ({ clusterName: cluster.name, network: cluster.network, address: a })),
+        networkGateways: members.map(({ cluster, mesh }) =>
+            mesh.gatewayAddress.apply((address) => ({ clusterName: cluster.name, network: cluster.network, address })),
         ),
     },
     { provider: providerOf(config.primary.name) },
@@ -83,7 +80,7 @@ new ClusterAwareGateway(
 
 // The page's proof: helloworld versions where the stack places them, the curl client on the primary.
 const samples = config.sample.enabled
-    ? [{ cluster: config.primary, mesh: primary }, ...config.remotes.map((r, i) => ({ cluster: r, mesh: remotes[i] }))].map(
+    ? members.map(
           ({ cluster, mesh }) =>
               new HelloworldSample(
                   `${cluster.name}-sample`,
@@ -101,8 +98,8 @@ const samples = config.sample.enabled
 
 /** Each cluster's network gateway address, by cluster name. */
 export const gatewayAddresses = pulumi
-    .all([primary.gatewayAddress, ...remotes.map((r) => r.gatewayAddress)])
-    .apply((addresses) => Object.fromEntries(clusters.map((c, i) => [c.name, addresses[i]])));
+    .all(members.map((m) => m.mesh.gatewayAddress))
+    .apply((addresses) => Object.fromEntries(members.map((m, i) => [m.cluster.name, addresses[i]])));
 /** The remote secrets istiod watches on the primary. */
 export const remoteSecretNames = pulumi.all(remotes.map((r) => r.remoteSecret.secretName));
 /** The Istio release the mesh runs. */
