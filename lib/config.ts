@@ -185,38 +185,48 @@ type Resolution =
     | { readonly context: string; readonly kubeconfig: string; readonly server?: string; readonly sourceId: string }
     | { readonly problem: string; readonly key: "kubeconfig" | "context" };
 
+/** A context of a kubeconfig, resolved; or the problem. */
+function resolveContext(source: KubeconfigSource | string, contextName: string | undefined): Resolution {
+    if (typeof source === "string") return { problem: source, key: "kubeconfig" };
+    const contexts = source.kubeConfig.getContexts().map((x) => x.name);
+    const context = source.kubeConfig.getContextObject(contextName ?? source.kubeConfig.getCurrentContext());
+    if (!context) {
+        return { problem: `a context of the kubeconfig (${contexts.length > 0 ? contexts.join(", ") : "it has none"})`, key: "context" };
+    }
+    // The source is shared by every cluster that uses it: set the context on a copy.
+    const kubeconfig = { ...(JSON.parse(source.kubeConfig.exportConfig()) as object), "current-context": context.name };
+    return {
+        context: context.name,
+        kubeconfig: JSON.stringify(kubeconfig),
+        server: source.kubeConfig.getCluster(context.cluster)?.server,
+        sourceId: `${source.id}#${context.name}`,
+    };
+}
+
 /**
- * Resolves clusters' kubeconfig contexts, reading each kubeconfig once. Works on raw (possibly invalid)
- * cluster objects, so context problems are reported alongside every other problem of the cluster.
+ * Resolves clusters' kubeconfig contexts, reading each kubeconfig and resolving each context once.
+ * Works on raw (possibly invalid) cluster objects, so context problems are reported alongside every
+ * other problem of the cluster.
  */
 function contextResolver() {
-    let defaultSource: KubeconfigSource | string | undefined;
-    const explicit = new Map<string, KubeconfigSource | string>();
+    const sources = new Map<string | undefined, KubeconfigSource | string>(); // undefined: the default kubeconfig
+    const resolutions = new Map<string, Resolution>();
     return (c: { kubeconfig?: unknown; context?: unknown }): Resolution | undefined => {
         if ((c.kubeconfig !== undefined && typeof c.kubeconfig !== "string") || (c.context !== undefined && typeof c.context !== "string")) {
             return undefined; // the schema reports the wrong type
         }
-        let source: KubeconfigSource | string;
-        if (c.kubeconfig === undefined) {
-            source = defaultSource ??= defaultKubeconfig();
-        } else {
-            source = explicit.get(c.kubeconfig) ?? explicitKubeconfig(c.kubeconfig);
-            explicit.set(c.kubeconfig, source);
+        const key = JSON.stringify([c.kubeconfig, c.context]);
+        let resolution = resolutions.get(key);
+        if (resolution === undefined) {
+            let source = sources.get(c.kubeconfig);
+            if (source === undefined) {
+                source = c.kubeconfig === undefined ? defaultKubeconfig() : explicitKubeconfig(c.kubeconfig);
+                sources.set(c.kubeconfig, source);
+            }
+            resolution = resolveContext(source, c.context);
+            resolutions.set(key, resolution);
         }
-        if (typeof source === "string") return { problem: source, key: "kubeconfig" };
-        const contexts = source.kubeConfig.getContexts().map((x) => x.name);
-        const context = source.kubeConfig.getContextObject(c.context ?? source.kubeConfig.getCurrentContext());
-        if (!context) {
-            return { problem: `a context of the kubeconfig (${contexts.length > 0 ? contexts.join(", ") : "it has none"})`, key: "context" };
-        }
-        // The source is shared by every cluster that uses it: set the context on a copy.
-        const kubeconfig = { ...(JSON.parse(source.kubeConfig.exportConfig()) as object), "current-context": context.name };
-        return {
-            context: context.name,
-            kubeconfig: JSON.stringify(kubeconfig),
-            server: source.kubeConfig.getCluster(context.cluster)?.server,
-            sourceId: `${source.id}#${context.name}`,
-        };
+        return resolution;
     };
 }
 
@@ -237,7 +247,7 @@ function stackSchema(raw: Record<string, unknown>) {
                 ctx.addIssue({ code: "custom", path: ["apiServer"], message: `an https URL (context "${r.context}" names no cluster server)` });
             }
         }, always)
-        .transform((c): ClusterConfig & { sourceId: string } => {
+        .transform((c): ClusterConfig => {
             const r = resolve(c) as Exclude<Resolution, { problem: string }>;
             return {
                 name: c.name,
@@ -246,7 +256,6 @@ function stackSchema(raw: Record<string, unknown>) {
                 kubeconfig: r.kubeconfig,
                 apiServer: c.apiServer ?? (r.server as string),
                 gatewayAddress: c.gatewayAddress,
-                sourceId: r.sourceId,
             };
         });
 
@@ -402,16 +411,15 @@ export function loadStackConfig(config: Readonly<Record<string, string>>): Stack
     }
     const result = stackSchema(raw).safeParse(raw);
     if (result.success) {
-        const strip = ({ sourceId, ...c }: ClusterConfig & { sourceId: string }): ClusterConfig => c;
         const { primary, remotes, sample } = result.data;
         // The page's placement: v1 on the primary, v2 on the first remote.
         const versions = sample.versions ?? { [primary.name]: ["v1"], [remotes[0].name]: ["v2"] };
-        return { ...result.data, primary: strip(primary), remotes: remotes.map(strip), sample: { ...sample, versions } };
+        return { ...result.data, sample: { ...sample, versions } };
     }
     const problems = result.error.issues.flatMap((issue) => {
         if (issue.code === "unrecognized_keys") {
             return issue.keys.map(
-                (k) => `${formatPath([...issue.path, k]) || k}: unknown key; expected ${issue.message}`,
+                (k) => `${formatPath([...issue.path, k])}: unknown key; expected ${issue.message}`,
             );
         }
         const where = formatPath(issue.path) || "(the configuration)";
