@@ -1,3 +1,5 @@
+// First: a clear message on a Node.js too old for the dependencies below.
+import "./lib/require-node";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterAwareGateway } from "./components/cluster-aware-gateway";
@@ -48,6 +50,7 @@ const remotes = config.remotes.map(
             {
                 ...clusterArgs(r),
                 protectRemoteSecret: config.protect.remoteSecrets,
+                tokenRotation: r.tokenRotation,
                 apiServer: r.apiServer,
                 primary: {
                     clusterName: config.primary.name,

@@ -26,7 +26,7 @@ export interface ClusterAwareGatewayArgs {
  * The objects land on `opts.provider` (the primary).
  */
 export class ClusterAwareGateway extends pulumi.ComponentResource {
-    /** The mesh networks written to the primary (YAML). */
+    /** The mesh networks written to the primary (JSON, which istiod reads as YAML). */
     public readonly meshNetworks: pulumi.Output<string>;
 
     constructor(name: string, args: ClusterAwareGatewayArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -1,27 +1,9 @@
-import { promises as dns } from "node:dns";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type IstioClusterArgs, declareIstioSystem, declareNetworkGateway, istioRelease } from "../lib/istio-cluster";
-import { isIpAddress, remoteIstiodValues } from "../lib/istio-values";
+import { remoteIstiodValues } from "../lib/istio-values";
+import { type ResolveAddress, remotePilotAddress, resolveWithSystemDns } from "../lib/resolve-address";
 import { RemoteSecret } from "./remote-secret";
-
-/** Turns a DNS name into one IP address. */
-export type ResolveAddress = (hostname: string) => Promise<string>;
-
-/** Resolves through the operating system, as the machine running `pulumi up` sees the name. */
-export const resolveWithSystemDns: ResolveAddress = async (hostname) => (await dns.lookup(hostname)).address;
-
-/**
- * The address a remote's istiod chart gets as `remotePilotAddress`. The chart turns a hostname into an
- * ExternalName Service, which the API server cannot call for sidecar injection; so a hostname load
- * balancer (AWS ELB) is resolved to an IP here, at every `pulumi up`.
- */
-export async function remotePilotAddress(address: string, resolve: ResolveAddress): Promise<string> {
-    if (isIpAddress(address)) return address;
-    const ip = await resolve(address);
-    if (!isIpAddress(ip)) throw new Error(`the primary's gateway address ${address} resolved to "${ip}", not an IP address`);
-    return ip;
-}
 
 /** The primary cluster, as a remote needs it. */
 export interface PrimaryReference {
@@ -46,8 +28,11 @@ export interface IstioRemoteArgs extends IstioClusterArgs {
      * @default false
      */
     readonly protectRemoteSecret?: boolean;
+    /** Changing it rotates the reader token of the remote secret, with no window without a valid token. */
+    readonly tokenRotation?: string;
     /**
-     * Resolves a hostname gateway address of the primary to an IP for `remotePilotAddress`.
+     * Resolves a hostname gateway address of the primary to IPv4 addresses for `remotePilotAddress`
+     * (retried for up to 5 minutes; the lowest address is taken).
      * @default {@link resolveWithSystemDns}
      */
     readonly resolveAddress?: ResolveAddress;
@@ -103,7 +88,8 @@ export class IstioRemote extends pulumi.ComponentResource {
                 apiServer: args.apiServer,
                 remoteProvider: opts.provider,
                 remoteNamespace: namespace,
-                serviceAccountOwner: system.base,
+                readerReady: [system.base, this.istiod],
+                tokenRotation: args.tokenRotation,
                 namespace: args.primary.namespace,
             },
             { parent: this, provider: args.primary.provider, protect: args.protectRemoteSecret },

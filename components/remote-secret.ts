@@ -5,6 +5,23 @@ import { remoteSecretKubeconfig } from "../lib/istio-values";
 /** The service account the `base` chart creates for istiod to read a cluster's API (istioctl's default). */
 export const READER_SERVICE_ACCOUNT = "istio-reader-service-account";
 
+/** Annotation of the reader token Secret carrying the user's `tokenRotation`; a change replaces the token. */
+export const TOKEN_ROTATION_ANNOTATION = "istio-multicluster/token-rotation";
+
+/**
+ * The CA and token of a filled service-account-token Secret. Pulumi's wait for the token controller
+ * is 5 seconds: when it missed, the data is empty and `pulumi up --refresh` reads it.
+ */
+export function readerTokenData(data: Record<string, string> | undefined, clusterName: string): { caData: string; token: string } {
+    if (!data?.["token"] || !data["ca.crt"]) {
+        throw new Error(
+            `the reader token of ${clusterName} has no token yet (Kubernetes' token controller had not filled it when ` +
+                "Pulumi stopped waiting); run `pulumi up --refresh`",
+        );
+    }
+    return { caData: data["ca.crt"], token: Buffer.from(data["token"], "base64").toString("utf8") };
+}
+
 /** Name of the Secret istiod watches for a remote cluster: `istio-remote-secret-<cluster>`. */
 export function remoteSecretName(clusterName: string): string {
     return `istio-remote-secret-${clusterName}`;
@@ -22,15 +39,26 @@ export interface RemoteSecretArgs {
     readonly remoteProvider: pulumi.ProviderResource;
     /** Namespace of the service account on the remote (its `istio-system`). */
     readonly remoteNamespace: pulumi.Input<string>;
-    /** What creates the reader service account on the remote (its `base` release); the token waits for it. */
-    readonly serviceAccountOwner: pulumi.Resource;
+    /**
+     * What gives the remote's reader its account and permissions: the `base` release creates the
+     * service account, the remote `istiod` release its ClusterRole/Binding (token reviews, webhook
+     * patching). The token waits for both, as istio.io installs the remote before its remote secret:
+     * without them the primary's istiod gets 403s from the remote and backs off.
+     */
+    readonly readerReady: readonly pulumi.Resource[];
+    /**
+     * Changing it rotates the reader token: a new token Secret is created and written into the remote
+     * secret before the old token is deleted, so istiod never holds a dead token.
+     */
+    readonly tokenRotation?: string;
     /** Namespace of istiod on the primary, where the Secret is stored. */
     readonly namespace: pulumi.Input<string>;
 }
 
 /**
  * What `istioctl create-remote-secret` makes, as resources: a long-lived token for the remote's
- * `istio-reader-service-account` (Pulumi waits until Kubernetes fills it in), turned into a kubeconfig
+ * `istio-reader-service-account` (Pulumi waits up to 5 seconds for Kubernetes to fill it in; see
+ * the README's "Rotating a remote's token"), turned into a kubeconfig
  * and stored on the primary as a Secret labelled `istio/multiCluster: "true"`, which istiod watches to
  * discover the remote's services and endpoints. The Secret lands on `opts.provider` (the primary).
  */
@@ -43,17 +71,25 @@ export class RemoteSecret extends pulumi.ComponentResource {
     constructor(name: string, args: RemoteSecretArgs, opts?: pulumi.ComponentResourceOptions) {
         super("istio-multicluster:index:RemoteSecret", name, {}, opts);
 
+        // Auto-named (no metadata.name), so a replacement is created before the old token is deleted.
         const token = new k8s.core.v1.Secret(
             `${name}-reader-token`,
             {
                 metadata: {
-                    name: `${READER_SERVICE_ACCOUNT}-istio-remote-secret-token`,
                     namespace: args.remoteNamespace,
-                    annotations: { "kubernetes.io/service-account.name": READER_SERVICE_ACCOUNT },
+                    annotations: {
+                        "kubernetes.io/service-account.name": READER_SERVICE_ACCOUNT,
+                        ...(args.tokenRotation !== undefined ? { [TOKEN_ROTATION_ANNOTATION]: args.tokenRotation } : {}),
+                    },
                 },
                 type: "kubernetes.io/service-account-token",
             },
-            { parent: this, provider: args.remoteProvider, dependsOn: [args.serviceAccountOwner] },
+            {
+                parent: this,
+                provider: args.remoteProvider,
+                dependsOn: [...args.readerReady],
+                replaceOnChanges: [`metadata.annotations["${TOKEN_ROTATION_ANNOTATION}"]`],
+            },
         );
 
         this.kubeconfig = pulumi.secret(
@@ -61,8 +97,7 @@ export class RemoteSecret extends pulumi.ComponentResource {
                 remoteSecretKubeconfig({
                     clusterName: args.clusterName,
                     server,
-                    caData: data["ca.crt"],
-                    token: Buffer.from(data["token"], "base64").toString("utf8"),
+                    ...readerTokenData(data, args.clusterName),
                 }),
             ),
         );

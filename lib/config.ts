@@ -52,6 +52,11 @@ export interface ClusterConfig {
     readonly apiServer: string;
     /** A fixed address for the cluster's network gateway, used instead of its load balancer's. */
     readonly gatewayAddress?: string;
+    /**
+     * Remotes only: any value; changing it rotates the remote's reader token (a new token is in the
+     * remote secret before the old one is deleted).
+     */
+    readonly tokenRotation?: string;
 }
 
 export interface StackConfig {
@@ -136,6 +141,21 @@ const clusterShape = {
         .optional(),
     apiServer: url(["https:"], "an https URL of the cluster's API server").optional(),
     gatewayAddress: address.optional(),
+};
+
+/** A cluster's fields as the schemas below parse them (a primary never has `tokenRotation`). */
+type ClusterFields = Partial<Record<"context" | "kubeconfig" | "apiServer" | "gatewayAddress" | "tokenRotation", string>> & {
+    readonly name: string;
+    readonly network: string;
+};
+
+/** A remote also has a remote secret, whose reader token the user may rotate from the config. */
+const remoteShape = {
+    ...clusterShape,
+    tokenRotation: z
+        .union([z.string().min(1).max(63), z.number()], { error: "a rotation marker: a short string or a number (change it to rotate)" })
+        .transform(String)
+        .optional(),
 };
 
 /** Where a cluster's kubeconfig comes from, read with @kubernetes/client-node as kubectl would. */
@@ -238,31 +258,37 @@ const always = { when: (payload: { value: unknown }) => isRecord(payload.value) 
 /** The schema of the whole config; cross-cluster checks look at `raw`, the config as the user wrote it. */
 function stackSchema(raw: Record<string, unknown>) {
     const resolve = contextResolver();
-    const cluster = known(clusterShape, "a cluster: { name, network, context?, kubeconfig?, apiServer?, gatewayAddress? }")
-        .superRefine((c, ctx) => {
-            const r = resolve(c);
-            if (r !== undefined && "problem" in r) {
-                ctx.addIssue({ code: "custom", path: [r.key], message: r.problem });
-            } else if (r !== undefined && c.apiServer === undefined && !r.server) {
-                ctx.addIssue({ code: "custom", path: ["apiServer"], message: `an https URL (context "${r.context}" names no cluster server)` });
-            }
-        }, always)
-        .transform((c): ClusterConfig => {
-            const r = resolve(c) as Exclude<Resolution, { problem: string }>;
-            return {
-                name: c.name,
-                network: c.network,
-                context: r.context,
-                kubeconfig: r.kubeconfig,
-                apiServer: c.apiServer ?? (r.server as string),
-                gatewayAddress: c.gatewayAddress,
-            };
-        });
+    const cluster = <S extends typeof clusterShape>(shape: S, what: string) =>
+        known(shape, what)
+            .superRefine((parsed, ctx) => {
+                const c = parsed as ClusterFields;
+                const r = resolve(c);
+                if (r !== undefined && "problem" in r) {
+                    ctx.addIssue({ code: "custom", path: [r.key], message: r.problem });
+                } else if (r !== undefined && c.apiServer === undefined && !r.server) {
+                    ctx.addIssue({ code: "custom", path: ["apiServer"], message: `an https URL (context "${r.context}" names no cluster server)` });
+                }
+            }, always)
+            .transform((parsed): ClusterConfig => {
+                const c = parsed as ClusterFields;
+                const r = resolve(c) as Exclude<Resolution, { problem: string }>;
+                return {
+                    name: c.name,
+                    network: c.network,
+                    context: r.context,
+                    kubeconfig: r.kubeconfig,
+                    apiServer: c.apiServer ?? (r.server as string),
+                    gatewayAddress: c.gatewayAddress,
+                    ...(c.tokenRotation !== undefined ? { tokenRotation: c.tokenRotation } : {}),
+                };
+            });
+    const primary = cluster(clusterShape, "a cluster: { name, network, context?, kubeconfig?, apiServer?, gatewayAddress? }");
+    const remote = cluster(remoteShape, "a remote: { name, network, context?, kubeconfig?, apiServer?, gatewayAddress?, tokenRotation? }");
 
     return known(
         {
-            primary: cluster,
-            remotes: z.array(cluster, { error: "a list of clusters" }).min(1, { error: "a non-empty list of clusters" }),
+            primary,
+            remotes: z.array(remote, { error: "a list of clusters" }).min(1, { error: "a non-empty list of clusters" }),
             istio: known(
                 {
                     version: z

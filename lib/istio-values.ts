@@ -7,7 +7,6 @@
 import { isIP } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import type * as pulumi from "@pulumi/pulumi";
-import * as YAML from "yaml";
 
 /** Istio's root namespace; the charts and istioctl assume it. */
 export const ISTIO_SYSTEM = "istio-system";
@@ -138,9 +137,12 @@ export function meshNetworks(gateways: readonly NetworkGatewayAddress[]): MeshNe
     return { networks };
 }
 
-/** The `meshNetworks` key of the `istio` ConfigMap, as the istiod chart renders it (YAML text). */
+/**
+ * The `meshNetworks` key of the `istio` ConfigMap. Written as JSON (which is YAML): istiod reads it as
+ * YAML 1.1, where unquoted `no`, `on`, `y`… are booleans, and those are legal cluster and network names.
+ */
 export function meshNetworksConfigMapValue(gateways: readonly NetworkGatewayAddress[]): string {
-    return YAML.stringify(meshNetworks(gateways));
+    return JSON.stringify(meshNetworks(gateways), null, 2);
 }
 
 /** What a remote secret's kubeconfig needs: where the API server is and the reader's credentials. */
@@ -156,7 +158,8 @@ export interface RemoteKubeconfigInput {
 
 /**
  * The kubeconfig `istioctl create-remote-secret` writes: cluster, user and context all named after
- * the Istio cluster, authenticating with the `istio-reader-service-account` token.
+ * the Istio cluster, authenticating with the `istio-reader-service-account` token. JSON, for the same
+ * reason as the mesh networks: client-go reads it as YAML 1.1.
  */
 export function remoteSecretKubeconfig(input: RemoteKubeconfigInput): string {
     const kubeConfig = new KubeConfig();
@@ -166,7 +169,7 @@ export function remoteSecretKubeconfig(input: RemoteKubeconfigInput): string {
         contexts: [{ name: input.clusterName, cluster: input.clusterName, user: input.clusterName }],
         currentContext: input.clusterName,
     });
-    return YAML.stringify(JSON.parse(kubeConfig.exportConfig()));
+    return JSON.stringify(JSON.parse(kubeConfig.exportConfig()), null, 2);
 }
 
 /** `status.loadBalancer` of a Service, as far as the gateway address needs it. */

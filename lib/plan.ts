@@ -30,6 +30,10 @@ export interface PlannedResource {
     readonly secretInputs: readonly string[];
     /** URNs this resource waits for (dependsOn, and the resources behind its input Outputs). */
     readonly dependencies: readonly string[];
+    /** Input paths whose change replaces the resource (`replaceOnChanges`). */
+    readonly replaceOnChanges: readonly string[];
+    /** Whether a replacement deletes the old resource first (otherwise the new one is created first). */
+    readonly deleteBeforeReplace: boolean;
 }
 
 export interface Plan {
@@ -127,6 +131,8 @@ interface ResourceRequest {
     getId?(): string;
     getProtect?(): boolean;
     getDependenciesList?(): string[];
+    getReplaceonchangesList?(): string[];
+    getDeletebeforereplace?(): boolean;
     getObject?(): Parameters<typeof pulumi.runtime.deserializeProperties>[0];
     getProperties?(): Parameters<typeof pulumi.runtime.deserializeProperties>[0];
 }
@@ -184,6 +190,8 @@ export async function runUnderMocks(
                         inputs: mask(raw, "", secretInputs, options.revealSecrets ?? false) as Record<string, unknown>,
                         secretInputs,
                         dependencies: req.getDependenciesList?.() ?? [],
+                        replaceOnChanges: req.getReplaceonchangesList?.() ?? [],
+                        deleteBeforeReplace: req.getDeletebeforereplace?.() ?? false,
                     });
                 }
                 callback(err, response);

@@ -27,6 +27,10 @@ describe("stack configuration", () => {
     });
 
     describe("a valid config", () => {
+        it("takes a remote's token rotation marker as text (a number too)", () => {
+            const config = loadStackConfig(stackConfig(0, { primary: cluster(1), remotes: [cluster(2, { tokenRotation: 3 } as object), cluster(3)] }));
+            assert.deepEqual(config.remotes.map((r) => r.tokenRotation), ["3", undefined]);
+        });
         it("fills in the documented defaults", () => {
             const config = loadStackConfig(stackConfig(1));
             assert.deepEqual(config.istio, ISTIO_DEFAULTS);
@@ -100,7 +104,7 @@ describe("stack configuration", () => {
                 "remotes[0].context: expected a context no other cluster uses (primary has it), found \"kind-cluster1\"",
             ]],
             ["a typo inside a cluster", () => withRemotes({ ...cluster(2), contxt: "kind-cluster2" }), [
-                "remotes[0].contxt: unknown key; expected one of name, network, context, kubeconfig, apiServer, gatewayAddress",
+                "remotes[0].contxt: unknown key; expected one of name, network, context, kubeconfig, apiServer, gatewayAddress, tokenRotation",
             ]],
             ["a plain-http API server, a bad gateway address and a missing kubeconfig file", () =>
                 withRemotes(cluster(2, { apiServer: "http://172.18.0.3:6443", gatewayAddress: "not an address!", kubeconfig: "/no/such/kubeconfig" })), [
@@ -135,6 +139,11 @@ describe("stack configuration", () => {
                 stackConfig(1, { sample: { versions: { cluster1: ["v1"], cluster9: ["v2"], cluster2: ["v3"] } } }), [
                 "sample.versions.cluster2[0]: expected one of v1, v2, found \"v3\"",
                 "sample.versions.cluster9: expected a cluster of this stack (cluster1, cluster2), found [\"v2\"]",
+            ]],
+            ["a token rotation on the primary (it has no remote secret) and a rotation marker that is not a string", () =>
+                stackConfig(0, { primary: cluster(1, { tokenRotation: "1" } as object), remotes: [cluster(2, { tokenRotation: true } as object)] }), [
+                "primary.tokenRotation: unknown key; expected one of name, network, context, kubeconfig, apiServer, gatewayAddress",
+                "remotes[0].tokenRotation: expected a rotation marker: a short string or a number (change it to rotate), found true",
             ]],
             ["a sample flag that is not a boolean and a bad namespace", () => stackConfig(1, { sample: { enabled: "yes", namespace: "Sample NS" } }), [
                 "sample.enabled: expected true or false, found \"yes\"",

@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import { IstioRemote, remotePilotAddress } from "../components/istio-remote";
+import { IstioRemote } from "../components/istio-remote";
+import { remotePilotAddress } from "../lib/resolve-address";
 import { remoteIstiodValues } from "../lib/istio-values";
 import { type Plan, UNKNOWN, runUnderMocks } from "../lib/plan";
 import { fakeCaCerts, provider, source } from "./fixtures";
@@ -32,7 +33,7 @@ async function declareRemote(options: { discoveryAddress?: string; preview?: boo
                     },
                     resolveAddress: (host) => {
                         options.resolved?.push(host);
-                        return Promise.resolve("198.51.100.20");
+                        return Promise.resolve(["198.51.100.20"]);
                     },
                 },
                 { provider: provider("cluster2") },
@@ -80,11 +81,36 @@ describe("IstioRemote", () => {
         assert.equal(values.global.remotePilotAddress, "198.51.100.20");
     });
 
-    it("does not resolve an IP, and refuses a resolver that returns no IP", async () => {
-        let called = false;
-        assert.equal(await remotePilotAddress("203.0.113.10", () => ((called = true), Promise.resolve("x"))), "203.0.113.10");
-        assert.equal(called, false);
-        await assert.rejects(remotePilotAddress("gw.example.com", () => Promise.resolve("gw2.example.com")), /resolved to "gw2.example.com", not an IP address/);
+    describe("resolving the primary's gateway name for remotePilotAddress", () => {
+        const waits: number[] = [];
+        const retry = { timeoutMs: 60_000, firstDelayMs: 1_000, maxDelayMs: 8_000, sleep: (ms: number) => (waits.push(ms), Promise.resolve()) };
+        beforeEach(() => (waits.length = 0));
+
+        it("does not resolve an IP", async () => {
+            let called = false;
+            assert.equal(await remotePilotAddress("203.0.113.10", () => ((called = true), Promise.resolve([])), retry), "203.0.113.10");
+            assert.equal(called, false);
+        });
+
+        it("waits with backoff for a new load balancer's name to resolve", async () => {
+            let calls = 0;
+            const resolve = () => (++calls < 4 ? Promise.reject(Object.assign(new Error("not found"), { code: "ENOTFOUND" })) : Promise.resolve(["198.51.100.7"]));
+            assert.equal(await remotePilotAddress("a1b2.elb.amazonaws.com", resolve, retry), "198.51.100.7");
+            assert.deepEqual(waits, [1_000, 2_000, 4_000]);
+        });
+
+        it("gives the same address whatever order rotating DNS answers come in, and only IPv4", async () => {
+            const answers = [["198.51.100.9", "2001:db8::1", "198.51.100.10"], ["198.51.100.10", "198.51.100.9"], ["2001:db8::1", "198.51.100.10", "198.51.100.9"]];
+            for (const a of answers) assert.equal(await remotePilotAddress("gw.example.com", () => Promise.resolve(a), retry), "198.51.100.9");
+        });
+
+        it("gives up after the bounded time, saying why and what to do", async () => {
+            await assert.rejects(
+                remotePilotAddress("gw.example.com", () => Promise.resolve(["2001:db8::1"]), retry),
+                /gw\.example\.com did not resolve to an IPv4 address within 60 s \(it resolved to 2001:db8::1, no IPv4 address\).*static gatewayAddress/,
+            );
+            assert.deepEqual(waits, [1_000, 2_000, 4_000, 8_000, 8_000, 8_000, 8_000, 8_000, 8_000]); // 55 s waited; one more would pass 60
+        });
     });
 
     it("installs its network gateway only once the primary has its remote secret", async () => {

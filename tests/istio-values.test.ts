@@ -81,9 +81,15 @@ describe("Istio values", () => {
             assert.equal(networks.west.gateways.length, 2);
         });
 
-        it("renders the ConfigMap value as YAML istiod parses back to the same networks", () => {
-            const gateways = [{ clusterName: "cluster1", network: "network1", address: "203.0.113.10" }];
-            assert.deepEqual(YAML.parse(meshNetworksConfigMapValue(gateways)), meshNetworks(gateways));
+        it("renders the ConfigMap value so that a YAML 1.1 parser (istiod's) reads names such as no and on as names", () => {
+            // "no", "on", "y" are legal cluster and network names, and booleans in YAML 1.1.
+            const gateways = [
+                { clusterName: "no", network: "on", address: "203.0.113.10" },
+                { clusterName: "y", network: "off", address: "203.0.113.11" },
+            ];
+            const text = meshNetworksConfigMapValue(gateways);
+            assert.deepEqual(YAML.parse(text, { version: "1.1" }), meshNetworks(gateways));
+            assert.deepEqual(YAML.parse(text), meshNetworks(gateways));
         });
     });
 
@@ -96,6 +102,13 @@ describe("Istio values", () => {
         });
         const kc = new KubeConfig();
         kc.loadFromString(text);
+
+        it("keeps a cluster named like a YAML 1.1 boolean a name (client-go reads kubeconfigs as YAML 1.1)", () => {
+            const named = remoteSecretKubeconfig({ clusterName: "no", server: "https://198.51.100.1:6443", caData: "Q0E=", token: "t" });
+            const parsed = YAML.parse(named, { version: "1.1" }) as { "current-context": unknown; clusters: { name: unknown }[] };
+            assert.equal(parsed["current-context"], "no");
+            assert.equal(parsed.clusters[0].name, "no");
+        });
 
         it("names cluster, user and context after the Istio cluster, as istioctl does", () => {
             assert.equal(kc.getCurrentContext(), "cluster2");

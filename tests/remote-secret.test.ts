@@ -2,17 +2,18 @@ import { strict as assert } from "node:assert";
 import { KubeConfig } from "@kubernetes/client-node";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { RemoteSecret } from "../components/remote-secret";
+import { RemoteSecret, readerTokenData } from "../components/remote-secret";
 import { type Plan, SECRET, runUnderMocks } from "../lib/plan";
 import { provider } from "./fixtures";
-import { named, outputOf } from "./support";
+import { at, named, outputOf } from "./support";
 
-async function declareSecret(preview = false) {
+async function declareSecret(preview = false, tokenRotation?: string) {
     let secret: RemoteSecret | undefined;
     const plan: Plan = await runUnderMocks(
         () => {
             const remote = provider("cluster2");
             const base = new k8s.helm.v3.Release("cluster2-base", { chart: "base" }, { provider: remote });
+            const istiod = new k8s.helm.v3.Release("cluster2-istiod", { chart: "istiod" }, { provider: remote });
             secret = new RemoteSecret(
                 "cluster2-remote-secret",
                 {
@@ -20,7 +21,8 @@ async function declareSecret(preview = false) {
                     apiServer: "https://172.18.0.3:6443",
                     remoteProvider: remote,
                     remoteNamespace: "istio-system",
-                    serviceAccountOwner: base,
+                    readerReady: [base, istiod],
+                    tokenRotation,
                     namespace: pulumi.output("istio-system"),
                 },
                 { provider: provider("cluster1") },
@@ -32,7 +34,7 @@ async function declareSecret(preview = false) {
 }
 
 describe("RemoteSecret", () => {
-    it("mints a token for istio-reader-service-account on the remote, after the chart creates it", async () => {
+    it("mints a token for istio-reader-service-account on the remote, once both charts gave the reader its account and permissions", async () => {
         const { plan } = await declareSecret();
         const token = named(plan.resources, "cluster2-remote-secret-reader-token");
         assert.equal(token.provider, "cluster2");
@@ -40,7 +42,29 @@ describe("RemoteSecret", () => {
         assert.deepEqual((token.inputs.metadata as { annotations: unknown }).annotations, {
             "kubernetes.io/service-account.name": "istio-reader-service-account",
         });
+        // base creates the service account; the remote istiod release its ClusterRole/Binding.
         assert.ok(token.dependencies.includes(named(plan.resources, "cluster2-base").urn));
+        assert.ok(token.dependencies.includes(named(plan.resources, "cluster2-istiod").urn));
+    });
+
+    it("rotates the token with no window without a valid one: the new token is created, then written into the remote secret, before the old one goes", async () => {
+        const { plan } = await declareSecret(false, "2026-11");
+        const token = named(plan.resources, "cluster2-remote-secret-reader-token");
+        const secret = named(plan.resources, "cluster2-remote-secret-secret");
+        // Auto-named: a replacement never collides with the old token, so Pulumi creates it first...
+        assert.equal((token.inputs.metadata as { name?: string }).name, undefined);
+        assert.equal(token.deleteBeforeReplace, false);
+        // ...and the config value that triggers it is part of the token, as a replace-on-change annotation.
+        assert.equal(at(token.inputs, "metadata.annotations")?.["istio-multicluster/token-rotation" as never], "2026-11");
+        assert.deepEqual(token.replaceOnChanges, ['metadata.annotations["istio-multicluster/token-rotation"]']);
+        // The remote secret is updated from the new token's data (same name: an update, not a replace).
+        assert.ok(secret.dependencies.includes(token.urn));
+        assert.equal(secret.deleteBeforeReplace, false);
+    });
+
+    it("says what to do when the token controller had not filled the token in time", () => {
+        assert.throws(() => readerTokenData({}, "cluster2"), /reader token of cluster2 has no token yet.*pulumi up --refresh/);
+        assert.deepEqual(readerTokenData({ token: Buffer.from("t").toString("base64"), "ca.crt": "Q0E=" }, "cluster2"), { caData: "Q0E=", token: "t" });
     });
 
     it("stores on the primary the Secret istiod watches, as istioctl create-remote-secret makes it", async () => {

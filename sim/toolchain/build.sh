@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Builds every binary the simulated environment runs, from the Go modules pinned in the go.mod/go.sum
+# files beside this script, with the ordinary go command (the Go module proxy is the only source).
+# Each piece lands in $SIM_CACHE/bin/<piece>-<version>-<go.sum hash>/, so a second run reuses it.
+# Prints the directory that holds links to all of them (add it to PATH).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+export PATH="/usr/local/go/bin:$PATH"
+cache="${SIM_CACHE:-$HOME/.cache/istio-multicluster-sim}"
+export CGO_ENABLED=0
+
+# The versions, as go.mod pins them; the ldflags below stamp them where each program reports its version.
+PULUMI_VERSION=v3.274.1
+PULUMI_KUBERNETES_VERSION=4.0.0-20260115033456-f47bc2d6f199
+KUBERNETES_VERSION=v1.36.3
+ETCD_VERSION=v3.6.16
+KWOK_VERSION=v0.8.0
+ISTIO_COMMIT=eed52ebb66ad
+ISTIO_VERSION=1.31-dev.$ISTIO_COMMIT
+
+log() { printf 'toolchain: %s\n' "$*" >&2; }
+
+# piece_dir <module dir> <version>: the cache directory of one piece, keyed by version and go.sum.
+piece_dir() {
+  local sum
+  sum="$(sha256sum "$here/$1/go.sum" | cut -c1-12)"
+  printf '%s/bin/%s-%s-%s' "$cache" "$1" "$2" "$sum"
+}
+
+# build <module dir> <version> <ldflags> <out name=package>...: go build each package unless cached.
+build() {
+  local mod="$1" version="$2" ldflags="$3"; shift 3
+  local dir; dir="$(piece_dir "$mod" "$version")"
+  if [[ -f "$dir/.done" ]]; then
+    log "$mod $version: cached in $dir"
+  else
+    log "$mod $version: building into $dir"
+    local start=$SECONDS
+    mkdir -p "$dir"
+    local spec
+    for spec in "$@"; do
+      (cd "$here/$mod" && go build -trimpath -tags osusergo,grpcnotrace -ldflags "-s -w $ldflags" \
+        -o "$dir/${spec%%=*}" "${spec#*=}")
+    done
+    touch "$dir/.done"
+    log "$mod $version: built in $((SECONDS - start)) s"
+  fi
+  mkdir -p "$cache/current"
+  local spec
+  for spec in "$@"; do ln -sfn "$dir/${spec%%=*}" "$cache/current/${spec%%=*}"; done
+}
+
+# The provider's own main embeds files its Makefile generates; ours embeds the schema files the module ships.
+prepare_pulumi_kubernetes() {
+  local src dst="$here/pulumi-kubernetes/cmd/pulumi-resource-kubernetes"
+  src="$(cd "$here/pulumi-kubernetes" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes"
+  install -m 0644 "$src/schema.json" "$dst/schema-embed.json"
+  install -m 0644 "$src/terraform-mapping.json" "$dst/terraform-mapping-embed.json"
+}
+
+k8s_ldflags() {
+  local v="${KUBERNETES_VERSION#v}" pkg out=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    out+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=${v%%.*} -X $pkg.gitMinor=$(cut -d. -f2 <<<"$v")"
+    out+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  printf '%s' "$out"
+}
+
+build pulumi "$PULUMI_VERSION" "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+  pulumi=github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+prepare_pulumi_kubernetes
+build pulumi-kubernetes "$PULUMI_KUBERNETES_VERSION" \
+  "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_KUBERNETES_VERSION" \
+  pulumi-resource-kubernetes=./cmd/pulumi-resource-kubernetes
+build etcd "$ETCD_VERSION" "" etcd=go.etcd.io/etcd/server/v3
+build kwok "$KWOK_VERSION" \
+  "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBERNETES_VERSION#v}" \
+  kwok=sigs.k8s.io/kwok/cmd/kwok kwokctl=sigs.k8s.io/kwok/cmd/kwokctl
+build istio "$ISTIO_VERSION" "-X istio.io/istio/pkg/version.buildVersion=$ISTIO_VERSION" \
+  pilot-discovery=istio.io/istio/pilot/cmd/pilot-discovery xds-probe=./cmd/xds-probe istio-charts=./cmd/istio-charts
+build kubernetes "$KUBERNETES_VERSION" "$(k8s_ldflags)" \
+  kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager \
+  kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler kubectl=k8s.io/kubernetes/cmd/kubectl
+
+# Istio's charts, from the package that embeds them, as a chart directory (base/, istiod/, gateway/).
+charts="$(piece_dir istio "$ISTIO_VERSION")/charts"
+[[ -d "$charts/istiod" ]] || "$cache/current/istio-charts" "$charts"
+ln -sfn "$charts" "$cache/current/charts"
+printf '%s\n' "$cache/current"
