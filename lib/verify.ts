@@ -3,17 +3,45 @@
  * versions answer) and whether the primary's istiod sees each remote. The Kubernetes calls sit behind
  * {@link MeshApi}; everything here is pure or talks only to it.
  */
+import { KubeConfig } from "@kubernetes/client-node";
 
 /** The few Kubernetes calls verification needs, by cluster name. */
 export interface MeshApi {
     /** Name of a Running, Ready pod matching `selector`; rejects when there is none by `timeoutMs`. */
     findReadyPod(cluster: string, namespace: string, selector: string, timeoutMs: number): Promise<string>;
-    /** Runs a command in a container through the exec API and returns its standard output. */
-    exec(cluster: string, namespace: string, pod: string, container: string, command: string[]): Promise<string>;
+    /** Runs a command in a container through the exec API, with `stdin` if given, and returns its standard output. */
+    exec(cluster: string, namespace: string, pod: string, container: string, command: string[], stdin?: string): Promise<string>;
     /** A Secret's decoded data, or undefined if there is no such Secret. */
     readSecret(cluster: string, namespace: string, name: string): Promise<Record<string, string> | undefined>;
-    /** Whether an API server answers a request made with this kubeconfig's own credentials. */
-    answers(kubeconfig: string): Promise<boolean>;
+}
+
+/**
+ * The check that a remote secret works, run from the client pod on the primary, where istiod runs:
+ * the secret's server address is the one reachable from the primary's pods (a kind node IP, say),
+ * not necessarily from the machine running verify (Docker Desktop does not route to it). The token
+ * and CA go through stdin, never on a command line. Listing namespaces needs a valid token (`/version`
+ * answers anyone). Prints the HTTP status.
+ */
+export const API_SERVER_CHECK = [
+    "sh",
+    "-c",
+    'IFS= read -r token; cat > /tmp/remote-ca.crt; curl -sS --max-time 10 --cacert /tmp/remote-ca.crt -o /dev/null -w "%{http_code}" ' +
+        '-H "Authorization: Bearer $token" "$1/api/v1/namespaces?limit=1"',
+    "api-server-check",
+];
+
+/** The server, token and CA of a remote secret's kubeconfig (token or CA missing: undefined). */
+export function remoteCredentials(kubeconfig: string): { server: string; token: string; caPem: string } | undefined {
+    try {
+        const kc = new KubeConfig();
+        kc.loadFromString(kubeconfig);
+        const cluster = kc.getCurrentCluster();
+        const token = kc.getCurrentUser()?.token;
+        if (!cluster?.server || !cluster.caData || !token) return undefined;
+        return { server: cluster.server, token, caPem: Buffer.from(cluster.caData, "base64").toString("utf8") };
+    } catch {
+        return undefined;
+    }
 }
 
 /** One answer of helloworld: `Hello version: v2, instance: helloworld-v2-758dd55874-6x4t8`. */
@@ -55,12 +83,14 @@ export interface RemoteStatus {
     readonly cluster: string;
     /** The remote secret is on the primary. */
     readonly secret: boolean;
-    /** Its API server answers with the secret's own credentials. */
+    /** Its API server answers, from the primary's client pod, with the secret's own credentials. */
     readonly apiServer: boolean;
 }
 
 export interface Report {
     readonly requests: number;
+    /** Calls made before counting, until every expected version had answered once. */
+    readonly warmupRequests: number;
     readonly rows: readonly TallyRow[];
     readonly failed: number;
     readonly expectedVersions: readonly string[];
@@ -91,6 +121,13 @@ export interface VerifyOptions {
     readonly requests?: number;
     /** How long to wait for the client pod. @default 120000 */
     readonly timeoutMs?: number;
+    /**
+     * Right after `pulumi up`, sidecars may not have their configuration yet: call until every expected
+     * version answered once, for at most this long, before counting. @default 120000
+     */
+    readonly warmupMs?: number;
+    /** The pause between warm-up calls that got no answer. @default 2000 */
+    readonly warmupPollMs?: number;
 }
 
 const ISTIO_SYSTEM = "istio-system";
@@ -99,22 +136,47 @@ const ISTIO_SYSTEM = "istio-system";
 export async function verifyMesh(api: MeshApi, options: VerifyOptions): Promise<Report> {
     const requests = options.requests ?? 20;
     const pod = await api.findReadyPod(options.primary, options.namespace, "app=curl", options.timeoutMs ?? 120_000);
-    const replies: (HelloReply | undefined)[] = [];
-    for (let i = 0; i < requests; i++) {
-        const output = await api
-            .exec(options.primary, options.namespace, pod, "curl", ["curl", "-sS", "--max-time", "5", `helloworld.${options.namespace}:5000/hello`])
-            .catch(() => "");
-        replies.push(parseHelloReply(output));
+    const call = async () =>
+        parseHelloReply(
+            await api
+                .exec(options.primary, options.namespace, pod, "curl", ["curl", "-sS", "--max-time", "5", `helloworld.${options.namespace}:5000/hello`])
+                .catch(() => ""),
+        );
+
+    // Warm-up: not counted; ends once every expected version answered, or at the deadline.
+    const pending = new Set(options.expectedVersions);
+    const warmupDeadline = Date.now() + (options.warmupMs ?? 120_000);
+    let warmupRequests = 0;
+    while (pending.size > 0 && Date.now() < warmupDeadline) {
+        const reply = await call();
+        warmupRequests++;
+        if (reply) pending.delete(reply.version);
+        else await new Promise((r) => setTimeout(r, options.warmupPollMs ?? 2000));
     }
-    const remotes = await Promise.all(
-        options.remotes.map(async (cluster): Promise<RemoteStatus> => {
-            const data = await api.readSecret(options.primary, ISTIO_SYSTEM, `istio-remote-secret-${cluster}`);
-            const kubeconfig = data?.[cluster];
-            return { cluster, secret: kubeconfig !== undefined, apiServer: kubeconfig !== undefined && (await api.answers(kubeconfig)) };
-        }),
-    );
+
+    const replies: (HelloReply | undefined)[] = [];
+    for (let i = 0; i < requests; i++) replies.push(await call());
+    const remotes: RemoteStatus[] = [];
+    for (const cluster of options.remotes) {
+        const data = await api.readSecret(options.primary, ISTIO_SYSTEM, `istio-remote-secret-${cluster}`);
+        const credentials = data?.[cluster] !== undefined ? remoteCredentials(data[cluster]) : undefined;
+        const status = credentials
+            ? await api
+                  .exec(options.primary, options.namespace, pod, "curl", [...API_SERVER_CHECK, credentials.server], `${credentials.token}\n${credentials.caPem}`)
+                  .catch(() => "")
+            : "";
+        remotes.push({ cluster, secret: data?.[cluster] !== undefined, apiServer: status.trim() === "200" });
+    }
     const { rows, failed } = tally(replies);
-    return { requests, rows, failed, expectedVersions: options.expectedVersions, remotes, ...verdict(rows, failed, options.expectedVersions, remotes) };
+    return {
+        requests,
+        warmupRequests,
+        rows,
+        failed,
+        expectedVersions: options.expectedVersions,
+        remotes,
+        ...verdict(rows, failed, options.expectedVersions, remotes),
+    };
 }
 
 /** The report as a person reads it. */
@@ -126,7 +188,7 @@ export function formatReport(report: Report): string {
         (r) => `  ${r.cluster}: remote secret ${r.secret ? "present" : "MISSING"}, API server ${r.apiServer ? "answers with its token" : "does NOT answer"}`,
     );
     return [
-        `${report.requests} requests to helloworld from the client on the primary:`,
+        `${report.requests} requests to helloworld from the client on the primary (after ${report.warmupRequests} warm-up call(s)):`,
         ...lines.map((l) => `  ${l}`),
         ...(report.failed > 0 ? [`  ${report.failed} request(s) got no helloworld answer`] : []),
         "istiod on the primary and the remotes:",

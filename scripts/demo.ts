@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { loadStackConfig } from "../lib/config";
+import { localBackendUrl } from "../lib/local-backend";
 import { formatReport } from "../lib/verify";
 import { readStackConfig } from "../lib/stack-file";
 import { verifyStack } from "./verify";
@@ -31,7 +32,7 @@ async function main(): Promise<number> {
         {
             envVars: {
                 // State in the clone, secrets under an empty passphrase: a demo needs no account.
-                PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? `file://${path.join(ROOT, ".pulumi-state")}`,
+                PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? localBackendUrl(path.join(ROOT, ".pulumi-state")),
                 PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "",
             },
         },
@@ -39,8 +40,12 @@ async function main(): Promise<number> {
     const onOutput = (out: string) => process.stdout.write(out);
 
     if (values.destroy) {
-        await stack.destroy({ onOutput });
-        devClusters("--delete");
+        // The clusters go even when the destroy fails: left behind, they would hold the mesh anyway.
+        try {
+            await stack.destroy({ onOutput });
+        } finally {
+            devClusters("--delete");
+        }
         return 0;
     }
     const up = await stack.up({ onOutput });

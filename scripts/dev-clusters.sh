@@ -7,28 +7,34 @@
 #   --delete         remove the clusters and the load balancer controller
 #   --check          only check the prerequisites (docker with a running engine, kind, kubectl)
 #   --require TOOL   also require TOOL on PATH (the demo adds pulumi)
+#
+# Runs on bash 3.2 (macOS's /bin/bash): no associative arrays, and empty arrays expanded only through ${a[@]+...}.
 set -euo pipefail
 
 CLUSTERS=(cluster1 cluster2)
-CPK_IMAGE="registry.k8s.io/cloud-provider-kind/cloud-controller-manager:v0.12.0"
+# v0.11.1: the newest tag of kubernetes-sigs/cloud-provider-kind (there is no v0.12.0).
+CPK_IMAGE="registry.k8s.io/cloud-provider-kind/cloud-controller-manager:v0.11.1"
 CPK_CONTAINER="istio-multicluster-cloud-provider-kind"
 ROOT="$(cd "${BASH_SOURCE[0]%/*}/.." && pwd)"
 
-declare -A HOW_TO_INSTALL=(
-  [docker]="https://docs.docker.com/engine/install/"
-  [kind]="https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
-  [kubectl]="https://kubernetes.io/docs/tasks/tools/"
-  [pulumi]="https://www.pulumi.com/docs/install/"
-)
+how_to_install() {
+  case "$1" in
+    docker) echo "https://docs.docker.com/engine/install/" ;;
+    kind) echo "https://kind.sigs.k8s.io/docs/user/quick-start/#installation" ;;
+    kubectl) echo "https://kubernetes.io/docs/tasks/tools/" ;;
+    pulumi) echo "https://www.pulumi.com/docs/install/" ;;
+    *) echo "install it" ;;
+  esac
+}
 
 check_prerequisites() {
-  local missing=() tool
+  local missing="" tool
   for tool in docker kind kubectl "$@"; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool (${HOW_TO_INSTALL[$tool]:-install it})")
+    command -v "$tool" >/dev/null 2>&1 || missing+="  - $tool ($(how_to_install "$tool"))"$'\n'
   done
-  if ((${#missing[@]} > 0)); then
+  if [ -n "$missing" ]; then
     echo "dev:clusters: missing prerequisites:" >&2
-    printf '  - %s\n' "${missing[@]}" >&2
+    printf '%s' "$missing" >&2
     return 3
   fi
   if ! docker info >/dev/null 2>&1; then
@@ -107,7 +113,8 @@ main() {
     esac
     shift
   done
-  check_prerequisites "${required[@]}"
+  # ${a[@]+"${a[@]}"}: an empty array expands to nothing (bash < 4.4 calls "${a[@]}" unbound under set -u).
+  check_prerequisites ${required[@]+"${required[@]}"}
   case "$mode" in
     check) echo "dev:clusters: prerequisites present" ;;
     delete) delete ;;

@@ -45,6 +45,21 @@ describe("npm run dev:clusters: prerequisites", () => {
         assert.equal(out, "dev:clusters: prerequisites present\n");
     });
 
+    it("keeps to bash 3.2 (macOS): no associative arrays, no bare expansion of a possibly empty array", () => {
+        const text = fs.readFileSync(SCRIPT, "utf8");
+        assert.doesNotMatch(text, /declare -A|local -A|mapfile|readarray|\$\{\w+,,\}|\$\{\w+\^\^\}/);
+        // Arrays the script fills from arguments may be empty: each expansion must be guarded.
+        for (const m of text.matchAll(/"\$\{(\w+)\[@\]\}"/g)) {
+            const guarded = text.includes(`\${${m[1]}[@]+"\${${m[1]}[@]}"}`);
+            assert.ok(m[1] === "CLUSTERS" || guarded, `"\${${m[1]}[@]}" is unbound on bash 3.2 when empty`);
+        }
+    });
+
+    it("pins a cloud-provider-kind image tag that exists", () => {
+        // Tags of kubernetes-sigs/cloud-provider-kind: v0.11.1 is the newest; v0.12.0 was never tagged.
+        assert.match(fs.readFileSync(SCRIPT, "utf8"), /cloud-controller-manager:v0\.11\.1"/);
+    });
+
     it("refuses an unknown argument", () => {
         const run = spawnSync("/bin/bash", [SCRIPT, "--delet"], { encoding: "utf8" });
         assert.equal(run.status, 2);
@@ -52,16 +67,19 @@ describe("npm run dev:clusters: prerequisites", () => {
     });
 });
 
-describe("scripts/ci-credentials.sh (the workflows' kubeconfig and CA from repository secrets)", () => {
+describe("scripts/ci-credentials.sh (the workflows' kubeconfig and CA from the GitHub environment's secrets)", () => {
     const CI_SCRIPT = path.join(__dirname, "..", "scripts", "ci-credentials.sh");
     const run = (env: Record<string, string>, cwd: string) =>
         spawnSync("/bin/bash", [CI_SCRIPT], { cwd, env: { PATH: process.env.PATH ?? "", ...env }, encoding: "utf8" });
 
-    it("names the missing repository secret", () => {
+    it("names the missing secret and the GitHub environment it belongs in", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ci-"));
-        const result = run({ STACK: "prod", KUBECONFIG: path.join(dir, "kube", "config") }, dir);
+        const result = run({ STACK: "prod", ENVIRONMENT: "prod-preview", KUBECONFIG: path.join(dir, "kube", "config") }, dir);
         assert.equal(result.status, 1);
-        assert.equal(result.stderr, "ci-credentials: repository secret KUBECONFIG_PROD is empty or missing\n");
+        assert.equal(
+            result.stderr,
+            'ci-credentials: secret KUBECONFIG_PROD is empty or missing in GitHub environment "prod-preview" (Settings → Environments → prod-preview → secrets)\n',
+        );
     });
 
     it("writes the kubeconfig readable by its owner only and unpacks the CA where the stack expects it, printing neither", () => {

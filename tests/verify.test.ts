@@ -1,31 +1,55 @@
 import { strict as assert } from "node:assert";
-import { type MeshApi, type Report, formatReport, parseHelloReply, tally, verdict, verifyMesh } from "../lib/verify";
+import { API_SERVER_CHECK, type MeshApi, type Report, formatReport, parseHelloReply, remoteCredentials, tally, verdict, verifyMesh } from "../lib/verify";
+import { remoteSecretKubeconfig } from "../lib/istio-values";
 
-/** A fake mesh: the client's answers cycle through `answers`; remote secrets and API servers as given. */
-function fakeMesh(answers: string[], remotes: Record<string, { secret: boolean; answers: boolean }> = {}, pods = ["curl-5b549b49b8-mg7nl"]): MeshApi & { calls: string[][] } {
+/** A remote secret's kubeconfig as the program writes it; the fake API server accepts `good-token`. */
+const kubeconfigOf = (cluster: string, token: string) =>
+    remoteSecretKubeconfig({ clusterName: cluster, server: `https://${cluster}.example:6443`, caData: Buffer.from(`CA of ${cluster}`).toString("base64"), token });
+
+/**
+ * A fake mesh: the client's answers cycle through `answers` after `failFirst` calls that get no answer;
+ * remote secrets as given; the remotes' API servers answer the check (run in the client pod) when
+ * it brings the remote's own CA and the token `good-token`.
+ */
+function fakeMesh(
+    answers: string[],
+    remotes: Record<string, { secret: boolean; answers: boolean }> = {},
+    pods = ["curl-5b549b49b8-mg7nl"],
+    failFirst = 0,
+): MeshApi & { calls: string[][]; stdins: (string | undefined)[] } {
     let n = 0;
     const calls: string[][] = [];
+    const stdins: (string | undefined)[] = [];
     return {
         calls,
+        stdins,
         findReadyPod: (cluster, namespace, selector, timeoutMs) =>
             pods.length > 0
                 ? Promise.resolve(pods[0])
                 : Promise.reject(new Error(`no ready pod ${selector} in namespace ${namespace} on ${cluster} after ${timeoutMs / 1000}s (none exists)`)),
-        exec: (cluster, namespace, pod, container, command) => {
+        exec: (cluster, namespace, pod, container, command, stdin) => {
             calls.push([cluster, namespace, pod, container, ...command]);
-            return Promise.resolve(answers[n++ % answers.length]);
+            stdins.push(stdin);
+            if (command[0] === "sh") {
+                const server = command[command.length - 1];
+                const remote = /^https:\/\/(\w+)\.example:6443$/.exec(server)?.[1] ?? "";
+                const [token, ...ca] = (stdin ?? "").split("\n");
+                return Promise.resolve(token === "good-token" && ca.join("\n") === `CA of ${remote}` ? "200" : "401");
+            }
+            return n++ < failFirst ? Promise.reject(new Error("connection refused")) : Promise.resolve(answers[(n - 1 - failFirst) % answers.length]);
         },
         readSecret: (_cluster, _namespace, name) => {
             const cluster = name.replace("istio-remote-secret-", "");
-            return Promise.resolve(remotes[cluster]?.secret ? { [cluster]: `kubeconfig-of-${cluster}` } : undefined);
+            const r = remotes[cluster];
+            return Promise.resolve(r?.secret ? { [cluster]: kubeconfigOf(cluster, r.answers ? "good-token" : "revoked-token") } : undefined);
         },
-        answers: (kubeconfig) => Promise.resolve(Object.entries(remotes).some(([c, r]) => kubeconfig === `kubeconfig-of-${c}` && r.answers)),
     };
 }
 
 const V1 = "Hello version: v1, instance: helloworld-v1-776f57d5f6-s7zfc\n";
 const V2 = "Hello version: v2, instance: helloworld-v2-54df5f84b-9hxgw\n";
-const options = { primary: "cluster1", remotes: ["cluster2"], namespace: "sample", expectedVersions: ["v1", "v2"], requests: 20 };
+const options = { primary: "cluster1", remotes: ["cluster2"], namespace: "sample", expectedVersions: ["v1", "v2"], requests: 20, warmupPollMs: 0 };
+const helloCalls = (calls: string[][]) => calls.filter((c) => c[4] === "curl");
 
 describe("verify", () => {
     it("parses helloworld's answer", () => {
@@ -54,17 +78,37 @@ describe("verify", () => {
     it("calls helloworld N times from the client on the primary through exec", async () => {
         const mesh = fakeMesh([V1, V2], { cluster2: { secret: true, answers: true } });
         const report = await verifyMesh(mesh, options);
-        assert.equal(mesh.calls.length, 20);
+        // Two warm-up calls (v1, then v2 answered), then the 20 counted.
+        assert.equal(report.warmupRequests, 2);
+        assert.equal(helloCalls(mesh.calls).length, 22);
         assert.deepEqual(mesh.calls[0], ["cluster1", "sample", "curl-5b549b49b8-mg7nl", "curl", "curl", "-sS", "--max-time", "5", "helloworld.sample:5000/hello"]);
         assert.equal(report.ok, true);
         assert.deepEqual(report.rows.map((r) => [r.version, r.count]), [["v1", 10], ["v2", 10]]);
     });
 
-    it("fails when the remote's version never answers (the cross-network path is broken)", async () => {
-        const report = await verifyMesh(fakeMesh([V1], { cluster2: { secret: true, answers: true } }), options);
+    it("warms up before counting: failures right after pulumi up are not counted, within a bounded window", async () => {
+        const report = await verifyMesh(fakeMesh([V1, V2], { cluster2: { secret: true, answers: true } }, undefined, 5), options);
+        assert.equal(report.warmupRequests, 7);
+        assert.equal(report.failed, 0);
+        assert.equal(report.ok, true);
+        assert.match(formatReport(report), /after 7 warm-up call\(s\)/);
+    });
+
+    it("fails when the remote's version never answers (the cross-network path is broken), once the warm-up window is over", async () => {
+        const report = await verifyMesh(fakeMesh([V1], { cluster2: { secret: true, answers: true } }), { ...options, warmupMs: 20 });
         assert.equal(report.ok, false);
         assert.deepEqual(report.missingVersions, ["v2"]);
         assert.match(formatReport(report), /FAILED: no answer from v2/);
+    });
+
+    it("checks each remote secret from the client pod on the primary (where istiod is), token and CA through stdin only", async () => {
+        const mesh = fakeMesh([V1, V2], { cluster2: { secret: true, answers: true } });
+        await verifyMesh(mesh, options);
+        const check = mesh.calls.findIndex((c) => c[4] === "sh");
+        assert.deepEqual(mesh.calls[check], ["cluster1", "sample", "curl-5b549b49b8-mg7nl", "curl", ...API_SERVER_CHECK, "https://cluster2.example:6443"]);
+        assert.ok(!mesh.calls[check].join(" ").includes("good-token"));
+        assert.equal(mesh.stdins[check], "good-token\nCA of cluster2");
+        assert.deepEqual(remoteCredentials("not a kubeconfig"), undefined);
     });
 
     it("reports a remote istiod cannot see, without printing its kubeconfig", async () => {
@@ -72,7 +116,7 @@ describe("verify", () => {
         assert.deepEqual(report.remotes, [{ cluster: "cluster2", secret: true, apiServer: false }]);
         const text = formatReport(report) + JSON.stringify(report);
         assert.match(text, /cluster2: remote secret present, API server does NOT answer/);
-        assert.doesNotMatch(text, /kubeconfig-of/);
+        assert.doesNotMatch(text, /revoked-token|BEGIN|CA of/);
         const missing = await verifyMesh(fakeMesh([V1, V2]), options);
         assert.deepEqual(missing.remotes, [{ cluster: "cluster2", secret: false, apiServer: false }]);
     });
@@ -83,11 +127,11 @@ describe("verify", () => {
 
     it("prints a table of version, instance, count and share", () => {
         const report: Report = {
-            requests: 4, rows: tally([parseHelloReply(V1), parseHelloReply(V2), parseHelloReply(V2), parseHelloReply(V1)]).rows, failed: 0,
+            requests: 4, warmupRequests: 1, rows: tally([parseHelloReply(V1), parseHelloReply(V2), parseHelloReply(V2), parseHelloReply(V1)]).rows, failed: 0,
             expectedVersions: ["v1", "v2"], missingVersions: [], remotes: [{ cluster: "cluster2", secret: true, apiServer: true }], ok: true,
         };
         assert.equal(formatReport(report), [
-            "4 requests to helloworld from the client on the primary:",
+            "4 requests to helloworld from the client on the primary (after 1 warm-up call(s)):",
             "  version  instance                        count  share",
             "  v1       helloworld-v1-776f57d5f6-s7zfc      2    50%",
             "  v2       helloworld-v2-54df5f84b-9hxgw       2    50%",
