@@ -12,6 +12,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import * as semver from "semver";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { isLocalChartRepository, localChartProblem } from "./charts";
 
 /** The Pulumi project name, which is also the namespace of our config keys. */
 export const PROJECT = "istio-multicluster";
@@ -124,6 +125,9 @@ const url = (protocols: readonly string[], what: string) =>
         },
         { error: what },
     );
+
+const CHART_REPOSITORY =
+    "an https:// or oci:// Helm chart repository URL, or a local directory holding the base, istiod and gateway charts (<chart>/ or <chart>-<version>.tgz)";
 
 const address = z
     .string({ error: "an IP address or a DNS name" })
@@ -299,9 +303,11 @@ function stackSchema(raw: Record<string, unknown>) {
                         })
                         .default(ISTIO_DEFAULTS.version),
                     meshId: labelValue("a mesh ID").default(ISTIO_DEFAULTS.meshId),
-                    chartRepository: url(["https:", "oci:"], "an https:// or oci:// Helm chart repository URL").default(
-                        ISTIO_DEFAULTS.chartRepository,
-                    ),
+                    chartRepository: z
+                        .string({ error: CHART_REPOSITORY })
+                        .min(1, { error: CHART_REPOSITORY })
+                        .refine((v) => isLocalChartRepository(v) || url(["https:", "oci:"], "").safeParse(v).success, { error: CHART_REPOSITORY })
+                        .default(ISTIO_DEFAULTS.chartRepository),
                     hub: z
                         .string({ error: "an image registry path such as docker.io/istio" })
                         .regex(/^[a-z0-9]([-a-z0-9._:]*[a-z0-9])?(\/[a-z0-9]([-a-z0-9._]*[a-z0-9])?)*$/, {
@@ -310,7 +316,13 @@ function stackSchema(raw: Record<string, unknown>) {
                         .default(ISTIO_DEFAULTS.hub),
                 },
                 "an object: { version?, meshId?, chartRepository?, hub? }",
-            ).default({ ...ISTIO_DEFAULTS }),
+            )
+                .superRefine((istio, ctx) => {
+                    if (!isLocalChartRepository(istio.chartRepository)) return;
+                    const problem = localChartProblem(istio.chartRepository, istio.version);
+                    if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["chartRepository"], message: `${CHART_REPOSITORY} (${problem})` });
+                })
+                .default({ ...ISTIO_DEFAULTS }),
             ca: known(
                 {
                     source: z.enum(["generate", "files"], { error: '"generate" or "files"' }).default("generate"),

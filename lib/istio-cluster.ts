@@ -7,6 +7,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type CaCerts, cacertsSecretData } from "./cacerts";
+import { type IstioChart, findLocalChart, isLocalChartRepository, localChartDirectory } from "./charts";
 import {
     type IstioChartSource,
     ISTIO_SYSTEM,
@@ -43,11 +44,21 @@ export interface IstioClusterArgs {
     readonly gatewayAddress?: string;
 }
 
-/** Where Helm finds one of Istio's charts: an https repository, or an OCI registry path. */
-export function chartLocation(source: IstioChartSource, chart: "base" | "istiod" | "gateway") {
+/**
+ * Where Helm finds one of Istio's charts: an https repository or an OCI registry at `source.version`,
+ * or a local directory, whose chart is the version (no `version`: Helm ignores it for a path).
+ */
+export function chartLocation(source: IstioChartSource, chart: IstioChart): { chart: string; version?: string; repositoryOpts?: { repo: string } } {
+    if (isLocalChartRepository(source.chartRepository)) {
+        const directory = localChartDirectory(source.chartRepository);
+        const found = findLocalChart(directory, chart, source.version);
+        // The config check found every chart before anything was declared.
+        if (found === undefined) throw new Error(`istio.chartRepository: ${directory} has no ${chart} chart`);
+        return { chart: found };
+    }
     return source.chartRepository.startsWith("oci://")
-        ? { chart: `${source.chartRepository.replace(/\/$/, "")}/${chart}` }
-        : { chart, repositoryOpts: { repo: source.chartRepository } };
+        ? { chart: `${source.chartRepository.replace(/\/$/, "")}/${chart}`, version: source.version }
+        : { chart, version: source.version, repositoryOpts: { repo: source.chartRepository } };
 }
 
 /**
@@ -59,7 +70,7 @@ export function istioRelease(
     name: string,
     args: {
         readonly release: string;
-        readonly chart: "base" | "istiod" | "gateway";
+        readonly chart: IstioChart;
         readonly source: IstioChartSource;
         readonly namespace: pulumi.Input<string>;
         readonly values: pulumi.Input<Record<string, unknown>>;
@@ -71,7 +82,6 @@ export function istioRelease(
         {
             name: args.release,
             ...chartLocation(args.source, args.chart),
-            version: args.source.version,
             namespace: args.namespace,
             values: args.values,
             // Load balancers and cross-cluster injection can take longer than Helm's 5 minutes.

@@ -120,10 +120,10 @@ describe("stack configuration", () => {
                 "istio.hub: expected an image registry path such as docker.io/istio, found \"Docker Hub\"",
                 "istio.verison: unknown key; expected one of version, meshId, chartRepository, hub",
             ]],
-            ["a version that is not a release and a chart repository that is not a URL", () =>
-                stackConfig(1, { istio: { version: "latest", chartRepository: "istio-release" } }), [
+            ["a version that is not a release and a chart repository URL of another scheme", () =>
+                stackConfig(1, { istio: { version: "latest", chartRepository: "htps://blob.istio.io/istio-release/charts" } }), [
                 "istio.version: expected an Istio release version such as 1.30.3, found \"latest\"",
-                "istio.chartRepository: expected an https:// or oci:// Helm chart repository URL, found \"istio-release\"",
+                "istio.chartRepository: expected an https:// or oci:// Helm chart repository URL, or a local directory holding the base, istiod and gateway charts (<chart>/ or <chart>-<version>.tgz), found \"htps://blob.istio.io/istio-release/charts\"",
             ]],
             ["CA files without a directory", () => stackConfig(1, { ca: { source: "files" } }), [
                 "ca.directory: expected a directory path (ca.source is \"files\"), found nothing",
@@ -154,6 +154,25 @@ describe("stack configuration", () => {
         for (const [what, config, expected] of cases) {
             it(what, () => assert.deepEqual(problemsOf(config()), expected));
         }
+
+        it("checks a local chart directory: it must exist and hold base, istiod and gateway", () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "charts-"));
+            const expected = "istio.chartRepository: expected an https:// or oci:// Helm chart repository URL, or a local directory holding the base, istiod and gateway charts (<chart>/ or <chart>-<version>.tgz)";
+            assert.deepEqual(problemsOf(stackConfig(1, { istio: { chartRepository: path.join(dir, "nowhere") } })), [
+                `${expected} (${path.join(dir, "nowhere")} is not a directory), found ${JSON.stringify(path.join(dir, "nowhere"))}`,
+            ]);
+            fs.mkdirSync(path.join(dir, "base"));
+            fs.writeFileSync(path.join(dir, "base", "Chart.yaml"), "name: base\n");
+            fs.writeFileSync(path.join(dir, "gateway-1.29.0.tgz"), "not this version");
+            assert.deepEqual(problemsOf(stackConfig(1, { istio: { chartRepository: dir, version: "1.30.3" } })), [
+                `${expected} (${dir} has no istiod, gateway chart), found ${JSON.stringify(dir)}`,
+            ]);
+            // Directories and archives as `helm pull` names them; a file:// URL names the same directory.
+            fs.writeFileSync(path.join(dir, "istiod-1.30.3.tgz"), "");
+            fs.writeFileSync(path.join(dir, "gateway.tgz"), "");
+            assert.equal(loadStackConfig(stackConfig(1, { istio: { chartRepository: dir } })).istio.chartRepository, dir);
+            assert.equal(loadStackConfig(stackConfig(1, { istio: { chartRepository: `file://${dir}` } })).istio.chartRepository, `file://${dir}`);
+        });
 
         it("names the missing CA files", () => {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ca-"));

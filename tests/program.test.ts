@@ -186,6 +186,27 @@ describe("the program", () => {
         });
     });
 
+    describe("with Istio's charts in a local directory (air-gapped)", () => {
+        it("installs each release from its chart there, with no repository and no version (the chart is the version)", async () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "charts-"));
+            for (const chart of ["base", "gateway"]) {
+                fs.mkdirSync(path.join(dir, chart));
+                fs.writeFileSync(path.join(dir, chart, "Chart.yaml"), `name: ${chart}\n`);
+            }
+            fs.writeFileSync(path.join(dir, "istiod-1.30.3.tgz"), "");
+            const plan = await planProgram(stackConfig(1, { istio: { chartRepository: dir } }));
+            const releases = ofType(plan.resources, "kubernetes:helm.sh/v3:Release");
+            assert.equal(releases.length, 6);
+            for (const r of releases) {
+                assert.equal(r.inputs.repositoryOpts, undefined, r.name);
+                assert.equal(r.inputs.version, undefined, r.name);
+            }
+            assert.equal(named(plan.resources, "cluster2-base").inputs.chart, path.join(dir, "base"));
+            assert.equal(named(plan.resources, "cluster1-istiod").inputs.chart, path.join(dir, "istiod-1.30.3.tgz"));
+            assert.equal(named(plan.resources, "cluster2-network-gateway").inputs.chart, path.join(dir, "gateway"));
+        });
+    });
+
     describe("with hostname load balancers (AWS ELB)", () => {
         it("writes hostnames into mesh networks and resolves the primary's for the remotes' istiod", async () => {
             // `localhost` resolves without a network, through the same resolver a real run uses.
