@@ -1,0 +1,55 @@
+/**
+ * `npm run sim -- up [--remotes N] | down | status`: the simulated multi-cluster environment (see
+ * sim/environment.ts and the README's "Try it without Docker"). Needs root.
+ */
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { STACK_FILE, down, inNamespace, insideCommand, prepare, reexecInNamespace, startInside, status } from "./environment";
+import { STACK } from "./topology";
+
+async function main(): Promise<number> {
+    const { positionals, values } = parseArgs({
+        allowPositionals: true,
+        options: { remotes: { type: "string", default: "1" }, "bin-dir": { type: "string" } },
+    });
+    const [command] = positionals;
+    switch (command) {
+        case "up": {
+            if (!inNamespace()) {
+                const binDir = prepare();
+                return reexecInNamespace([require.resolve("ts-node/dist/bin"), "--transpile-only", __filename, "up", "--remotes", values.remotes, "--bin-dir", binDir]);
+            }
+            const state = await startInside(values["bin-dir"] as string, Number(values.remotes));
+            const started = Date.parse(state.createdAt);
+            console.log(
+                [
+                    `simulated environment up: ${state.clusters.map((c) => `${c.name} (${c.role})`).join(", ")}`,
+                    `  stack config: ${path.relative(process.cwd(), STACK_FILE)} (stack "${STACK}"), kubeconfig: ${state.kubeconfig}`,
+                    `  everything runs in network namespace; run commands inside it, e.g.:`,
+                    `    ${insideCommand(`${path.join(state.binDir, "kubectl")} --kubeconfig ${state.kubeconfig} --context kwok-cluster1 get pods -A`)}`,
+                    `  the whole proof, on its own environment: npm run e2e`,
+                    `  status: npm run sim -- status; remove: npm run sim -- down`,
+                    `  (${Math.round((Date.now() - started) / 1000)} s)`,
+                ].join("\n"),
+            );
+            return 0;
+        }
+        case "down":
+            down();
+            return 0;
+        case "status":
+            console.log(status().join("\n"));
+            return 0;
+        default:
+            console.error("usage: npm run sim -- up [--remotes N] | down | status");
+            return 2;
+    }
+}
+
+main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+        console.error(`sim: ${e instanceof Error ? e.message : String(e)}`);
+        process.exit(1);
+    },
+);

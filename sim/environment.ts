@@ -1,0 +1,213 @@
+/**
+ * The simulated multi-cluster environment: start it (`up`), read it (`status`), remove it (`down`).
+ * Real API servers, controller-managers, schedulers and etcd per cluster (kwokctl, binary runtime),
+ * kwok faking the node and pod status, a real istiod; all inside one network namespace whose
+ * 10.0.0.0/8 is local, so no traffic ever leaves it. Needs root (ip netns).
+ */
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
+import { makeMeshCa } from "./certs";
+import { ROOT, SIM_DIR, type SimState, hasState, readState, writeState } from "./state";
+import { LOCAL_RANGE, NETNS, STACK, clusterPlan, kwokctlConfigYaml, nodeManifest, stackConfigYaml } from "./topology";
+
+export const STACK_FILE = path.join(ROOT, `Pulumi.${STACK}.yaml`);
+
+const log = (line: string) => process.stderr.write(`sim: ${line}\n`);
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {
+    const r = spawnSync(cmd, args, { env, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+    return r.stdout;
+}
+
+/** True when this process runs inside the environment's namespace. */
+export function inNamespace(): boolean {
+    return process.env.SIM_NETNS === NETNS;
+}
+
+function namespaceExists(): boolean {
+    return run("ip", ["netns", "list"]).split("\n").some((l) => l.split(" ")[0] === NETNS);
+}
+
+/**
+ * The namespace: loopback up, 10.0.0.0/8 local on it (every pod, node and load-balancer address
+ * answers on this host), and a default route into a veth pair that leads nowhere (the API servers
+ * need one to pick an advertise address; nothing sent there leaves the namespace).
+ */
+function createNamespace(): void {
+    if (namespaceExists()) return;
+    run("ip", ["netns", "add", NETNS]);
+    const inside = (...args: string[]) => run("ip", ["netns", "exec", NETNS, "ip", ...args]);
+    inside("link", "set", "lo", "up");
+    inside("route", "add", "local", LOCAL_RANGE, "dev", "lo");
+    inside("link", "add", "sim0", "type", "veth", "peer", "name", "sim1");
+    inside("addr", "add", "10.255.255.1/32", "dev", "sim0");
+    inside("link", "set", "sim0", "up");
+    inside("link", "set", "sim1", "up");
+    inside("route", "add", "default", "dev", "sim0");
+    log(`network namespace ${NETNS} created (${LOCAL_RANGE} local inside it)`);
+}
+
+/** Re-runs this command inside the namespace; returns its exit code. */
+export function reexecInNamespace(argv: readonly string[]): number {
+    const r = spawnSync("ip", ["netns", "exec", NETNS, process.execPath, ...argv], {
+        stdio: "inherit",
+        env: { ...process.env, SIM_NETNS: NETNS },
+    });
+    return r.status ?? 1;
+}
+
+/** Builds (or finds in the cache) every binary; returns the directory holding them. */
+export function buildToolchain(): string {
+    const r = spawnSync("bash", [path.join(ROOT, "sim", "toolchain", "build.sh")], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+    if (r.status !== 0) throw new Error("building the toolchain failed (see above)");
+    return r.stdout.trim().split("\n").pop() as string;
+}
+
+function toolEnv(binDir: string): NodeJS.ProcessEnv {
+    return { ...process.env, PATH: `${binDir}:${process.env.PATH ?? ""}`, KWOK_WORKDIR: path.join(SIM_DIR, "kwok") };
+}
+
+/** Phase 1, outside the namespace: toolchain and namespace. */
+export function prepare(): string {
+    if (process.getuid?.() !== 0) throw new Error("the simulated environment needs root (it creates a network namespace with ip netns)");
+    const binDir = buildToolchain();
+    createNamespace();
+    return binDir;
+}
+
+/** Phase 2, inside the namespace: clusters, nodes, CA, stack config, supervisor. */
+export async function startInside(binDir: string, remotes: number): Promise<SimState> {
+    const clusters = clusterPlan(remotes);
+    const kubeconfig = path.join(SIM_DIR, "kubeconfig");
+    const logDir = path.join(SIM_DIR, "logs");
+    fs.mkdirSync(logDir, { recursive: true });
+    const kwokConfig = path.join(SIM_DIR, "kwokctl.yaml");
+    fs.writeFileSync(kwokConfig, kwokctlConfigYaml());
+    const env = toolEnv(binDir);
+    const existing = run("kwokctl", ["get", "clusters"], env).split("\n").filter(Boolean);
+    for (const c of clusters) {
+        if (existing.includes(c.name)) continue;
+        const bin = (name: string) => path.join(binDir, name);
+        run("kwokctl", [
+            "create", "cluster", "--name", c.name, "--runtime", "binary", "--config", kwokConfig, "--kubeconfig", kubeconfig, "--wait", "120s",
+            "--etcd-binary", bin("etcd"), "--kube-apiserver-binary", bin("kube-apiserver"), "--kube-controller-manager-binary", bin("kube-controller-manager"),
+            "--kube-scheduler-binary", bin("kube-scheduler"), "--kwok-controller-binary", bin("kwok"),
+        ], env);
+        log(`cluster ${c.name} (${c.role}, ${c.network}) is up`);
+    }
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    const apiServers: Record<string, string> = {};
+    for (const c of clusters) {
+        const context = kc.getContextObject(c.context);
+        const server = context && kc.getCluster(context.cluster)?.server;
+        if (!server) throw new Error(`kwokctl wrote no context ${c.context} into ${kubeconfig}`);
+        apiServers[c.name] = server;
+        kc.setCurrentContext(c.context);
+        const core = kc.makeApiClient(CoreV1Api);
+        await core.createNode({ body: nodeManifest(c) as unknown as V1Node }).catch((e: unknown) => {
+            if ((e as { code?: number }).code !== 409) throw e;
+        });
+    }
+    const caDirectory = path.join(SIM_DIR, "certs");
+    makeMeshCa(caDirectory, clusters.map((c) => c.name));
+    const chartDirectory = path.join(binDir, "charts");
+    const previous = hasState() ? readState() : undefined;
+    const alive = previous?.supervisorPid !== undefined && isAlive(previous.supervisorPid);
+    const state: SimState = {
+        dir: SIM_DIR,
+        kubeconfig,
+        binDir,
+        chartDirectory,
+        caDirectory,
+        logDir,
+        clusters,
+        apiServers,
+        supervisorPid: alive ? previous?.supervisorPid : undefined,
+        createdAt: new Date().toISOString(),
+    };
+    writeState(state);
+    fs.writeFileSync(STACK_FILE, stackConfigYaml({ clusters, kubeconfig, apiServers, chartDirectory, caDirectory }));
+    if (alive) return state;
+    const out = fs.openSync(path.join(logDir, "supervisor.log"), "a");
+    const child = spawn(process.execPath, [require.resolve("ts-node/dist/bin"), "--transpile-only", path.join(__dirname, "supervisor.ts")], {
+        cwd: ROOT,
+        detached: true,
+        stdio: ["ignore", out, out],
+        env: toolEnv(binDir),
+    });
+    child.unref();
+    const started = { ...state, supervisorPid: child.pid };
+    writeState(started);
+    log(`supervisor started (pid ${child.pid}, log .sim/logs/supervisor.log)`);
+    return started;
+}
+
+export function isAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+/** Everything `up` made goes: the supervisor and its istiod, the clusters, the namespace, the stack file. */
+export function down(): void {
+    if (hasState()) {
+        const state = readState();
+        if (state.supervisorPid !== undefined && isAlive(state.supervisorPid)) {
+            try {
+                process.kill(-state.supervisorPid, "SIGTERM"); // its process group: istiod goes with it
+            } catch {
+                process.kill(state.supervisorPid, "SIGTERM");
+            }
+        }
+        if (namespaceExists()) {
+            const env = { ...toolEnv(state.binDir), SIM_NETNS: NETNS };
+            for (const c of state.clusters) {
+                spawnSync("ip", ["netns", "exec", NETNS, "kwokctl", "delete", "cluster", "--name", c.name, "--kubeconfig", state.kubeconfig], { env });
+            }
+        }
+    }
+    // Anything still running in the namespace (a crashed supervisor's children) goes with it.
+    if (namespaceExists()) {
+        for (const pid of run("ip", ["netns", "pids", NETNS]).split("\n").filter(Boolean)) {
+            try {
+                process.kill(Number(pid), "SIGKILL");
+            } catch {
+                // already gone
+            }
+        }
+        run("ip", ["netns", "del", NETNS]);
+    }
+    for (const entry of fs.existsSync(SIM_DIR) ? fs.readdirSync(SIM_DIR) : []) {
+        if (entry !== "logs") fs.rmSync(path.join(SIM_DIR, entry), { recursive: true, force: true });
+    }
+    fs.rmSync(STACK_FILE, { force: true });
+    log("environment removed (logs kept in .sim/logs)");
+}
+
+/** What runs, as lines for a person. */
+export function status(): string[] {
+    if (!hasState()) return [`no simulated environment (namespace ${NETNS} ${namespaceExists() ? "exists, left over: npm run sim -- down" : "absent"})`];
+    const state = readState();
+    const lines = [`namespace ${NETNS}: ${namespaceExists() ? "present" : "MISSING"}`];
+    lines.push(`supervisor: ${state.supervisorPid !== undefined && isAlive(state.supervisorPid) ? `running (pid ${state.supervisorPid})` : "NOT running"}`);
+    const env = { ...toolEnv(state.binDir) };
+    for (const c of state.clusters) {
+        const r = spawnSync("ip", ["netns", "exec", NETNS, path.join(state.binDir, "kubectl"), "--kubeconfig", state.kubeconfig, "--context", c.context, "get", "--raw", "/readyz"], { env, encoding: "utf8" });
+        lines.push(`${c.name} (${c.role}, ${c.network}): API server ${state.apiServers[c.name]} ${r.status === 0 ? "ready" : "NOT ready"}`);
+    }
+    const istiod = spawnSync("pgrep", ["-a", "pilot-discovery"], { encoding: "utf8" }).stdout.trim();
+    lines.push(`istiod: ${istiod ? istiod.split("\n").length + " pilot-discovery process(es)" : "not running (it starts when the primary's istiod pod is scheduled)"}`);
+    return lines;
+}
+
+/** The command line to run something inside the namespace, for the printed instructions. */
+export function insideCommand(command: string): string {
+    return `sudo ip netns exec ${NETNS} ${command}`;
+}

@@ -1,0 +1,62 @@
+/**
+ * How the environment runs the primary's istiod pod as a real `pilot-discovery` process, acting as
+ * that pod's kubelet: the container's own args and environment (field references resolved from the
+ * pod), plus what replaces what a kubelet would mount — a kubeconfig instead of the service-account
+ * token, and `cacerts` read from the API instead of a mounted Secret.
+ */
+import type { V1EnvVar, V1Pod } from "@kubernetes/client-node";
+
+export interface IstiodProcess {
+    readonly args: string[];
+    readonly env: Record<string, string>;
+}
+
+/** The value of a `fieldRef` the istiod chart uses, from the pod (undefined: not one we fill). */
+function fieldValue(pod: V1Pod, fieldPath: string): string | undefined {
+    switch (fieldPath) {
+        case "metadata.name":
+            return pod.metadata?.name;
+        case "metadata.namespace":
+            return pod.metadata?.namespace;
+        case "spec.serviceAccountName":
+            return pod.spec?.serviceAccountName;
+        case "status.podIP":
+            return pod.status?.podIP;
+        case "spec.nodeName":
+            return pod.spec?.nodeName;
+        default:
+            return undefined;
+    }
+}
+
+function envValue(pod: V1Pod, e: V1EnvVar): string | undefined {
+    if (e.value !== undefined) return e.value;
+    if (e.valueFrom?.fieldRef) return fieldValue(pod, e.valueFrom.fieldRef.fieldPath);
+    // resourceFieldRef (GOMAXPROCS, GOMEMLIMIT) and Secret/ConfigMap references: left to the defaults.
+    return undefined;
+}
+
+/**
+ * The process for an istiod pod: the `discovery` container's args with `--kubeconfig`, its env with
+ * field references resolved, and `USE_REMOTE_CERTS` + `ROOT_CA_DIR` so istiod reads the `cacerts`
+ * Secret through the API (no volume mounts here). `REVISION` stays as the chart sets it: istiod
+ * patches the webhooks' CA bundle only for its own revision.
+ */
+export function istiodProcess(pod: V1Pod, kubeconfig: string, rootCaDir: string): IstiodProcess {
+    const container = pod.spec?.containers.find((c) => c.name === "discovery");
+    if (!container) throw new Error(`pod ${pod.metadata?.name ?? "?"} has no discovery container`);
+    const env: Record<string, string> = {};
+    for (const e of container.env ?? []) {
+        const value = envValue(pod, e);
+        if (value !== undefined) env[e.name] = value;
+    }
+    return {
+        args: [...(container.args ?? []), "--kubeconfig", kubeconfig],
+        env: { ...env, USE_REMOTE_CERTS: "true", ROOT_CA_DIR: rootCaDir, KUBECONFIG: kubeconfig },
+    };
+}
+
+/** True once kwok reports the pod running with an address (the moment a kubelet would start it). */
+export function isStartable(pod: V1Pod): boolean {
+    return pod.status?.phase === "Running" && Boolean(pod.status.podIP) && !pod.metadata?.deletionTimestamp;
+}

@@ -1,0 +1,110 @@
+/**
+ * The environment's long-running part (started by `npm run sim -- up`, inside the namespace):
+ * - gives Services of type LoadBalancer an address from their cluster's range, as
+ *   cloud-provider-kind does on kind;
+ * - runs `pilot-discovery` for the primary's istiod pod while kwok reports it running, and stops it
+ *   when the pod goes (a Helm upgrade replaces it), keeping each process's log.
+ * Polls the API servers each second; state is what the clusters hold, so a restart resumes.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { CoreV1Api, KubeConfig, type V1Service } from "@kubernetes/client-node";
+import { isStartable, istiodProcess } from "./istiod";
+import { type SimCluster, loadBalancerAddress } from "./topology";
+import { type SimState, readState } from "./state";
+
+const POLL_MS = 1000;
+
+function api(state: SimState, cluster: SimCluster): CoreV1Api {
+    const kc = new KubeConfig();
+    kc.loadFromFile(state.kubeconfig);
+    kc.setCurrentContext(cluster.context);
+    return kc.makeApiClient(CoreV1Api);
+}
+
+const ingressIp = (s: V1Service) => s.status?.loadBalancer?.ingress?.[0]?.ip;
+
+/** Gives every LoadBalancer Service without an address the next free one of its cluster. */
+async function assignLoadBalancers(core: CoreV1Api, cluster: SimCluster, log: (line: string) => void): Promise<void> {
+    const services = (await core.listServiceForAllNamespaces()).items;
+    const used = new Set(services.map(ingressIp).filter(Boolean));
+    for (const s of services.filter((x) => x.spec?.type === "LoadBalancer" && !ingressIp(x))) {
+        let n = 1;
+        while (used.has(loadBalancerAddress(cluster, n))) n++;
+        const ip = loadBalancerAddress(cluster, n);
+        used.add(ip);
+        await core.replaceNamespacedServiceStatus({
+            name: s.metadata?.name ?? "",
+            namespace: s.metadata?.namespace ?? "",
+            body: { ...s, status: { ...s.status, loadBalancer: { ingress: [{ ip, ipMode: "VIP" }] } } },
+        });
+        log(`${cluster.name}: Service ${s.metadata?.namespace}/${s.metadata?.name} gets load-balancer address ${ip}`);
+    }
+}
+
+async function main(): Promise<void> {
+    const state = readState();
+    const primary = state.clusters[0];
+    const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+    const istiods = new Map<string, { child: ChildProcess; pod: string }>(); // by pod uid
+
+    const stopAll = () => {
+        for (const { child } of istiods.values()) child.kill("SIGTERM");
+        process.exit(0);
+    };
+    process.on("SIGTERM", stopAll);
+    process.on("SIGINT", stopAll);
+
+    const cores = new Map(state.clusters.map((c) => [c.name, api(state, c)]));
+    const primaryConfig = new KubeConfig();
+    primaryConfig.loadFromFile(state.kubeconfig);
+    primaryConfig.setCurrentContext(primary.context);
+    const primaryKubeconfig = primaryConfig.exportConfig();
+    log(`supervising ${state.clusters.map((c) => c.name).join(", ")}`);
+    for (;;) {
+        for (const cluster of state.clusters) {
+            await assignLoadBalancers(cores.get(cluster.name) as CoreV1Api, cluster, log).catch((e: unknown) => log(`${cluster.name}: ${String(e)}`));
+        }
+        try {
+            const pods = (await (cores.get(primary.name) as CoreV1Api).listNamespacedPod({ namespace: "istio-system", labelSelector: "app=istiod" })).items;
+            const live = new Set(pods.filter(isStartable).map((p) => p.metadata?.uid ?? ""));
+            for (const [uid, { child, pod }] of istiods) {
+                if (!live.has(uid)) {
+                    log(`istiod pod ${pod} is gone: stopping pilot-discovery (pid ${child.pid})`);
+                    child.kill("SIGTERM");
+                    istiods.delete(uid);
+                }
+            }
+            for (const pod of pods.filter(isStartable)) {
+                const uid = pod.metadata?.uid ?? "";
+                if (istiods.has(uid)) continue;
+                const name = pod.metadata?.name ?? uid;
+                const workDir = path.join(state.dir, "istiod", name);
+                fs.mkdirSync(path.join(workDir, "cacerts"), { recursive: true });
+                // The environment's kubeconfig holds every cluster: istiod gets one whose current context is the primary.
+                const kubeconfig = path.join(workDir, "kubeconfig");
+                fs.writeFileSync(kubeconfig, primaryKubeconfig, { mode: 0o600 });
+                const { args, env } = istiodProcess(pod, kubeconfig, path.join(workDir, "cacerts"));
+                const out = fs.openSync(path.join(state.logDir, `istiod-${name}.log`), "a");
+                // An empty working directory: istiod's default mesh-config and certificate paths are relative.
+                const child = spawn(path.join(state.binDir, "pilot-discovery"), args, {
+                    cwd: workDir,
+                    env: { PATH: process.env.PATH ?? "", HOME: workDir, ...env },
+                    stdio: ["ignore", out, out],
+                });
+                child.on("exit", (code, signal) => log(`pilot-discovery for ${name} exited (${signal ?? code})`));
+                istiods.set(uid, { child, pod: name });
+                log(`istiod pod ${name} (${pod.status?.podIP}) is running: started pilot-discovery, pid ${child.pid}, log logs/istiod-${name}.log`);
+            }
+        } catch (e) {
+            log(`${primary.name}: ${String(e)}`);
+        }
+        await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+}
+
+main().catch((e: unknown) => {
+    console.error(`supervisor: ${e instanceof Error ? e.stack : String(e)}`);
+    process.exit(1);
+});

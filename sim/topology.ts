@@ -1,0 +1,119 @@
+/**
+ * The simulated environment's layout, as pure functions: cluster names and networks, the address
+ * ranges of each cluster (all inside 10.0.0.0/8, which the environment's network namespace makes
+ * local, so nothing ever leaves it), and the stack config it writes for the program.
+ */
+import * as YAML from "yaml";
+
+/** The network namespace every process of the environment runs in. */
+export const NETNS = "istio-mc-sim";
+/** The range made local inside the namespace: every cluster, pod, node and load-balancer address. */
+export const LOCAL_RANGE = "10.0.0.0/8";
+/** The stack the environment writes a config for (`Pulumi.sim.yaml`). */
+export const STACK = "sim";
+
+export interface SimCluster {
+    /** Istio cluster name, also the kwok cluster name. */
+    readonly name: string;
+    readonly network: string;
+    readonly role: "primary" | "remote";
+    /** The context of the environment's kubeconfig (`kwok-<name>`, as kwokctl names it). */
+    readonly context: string;
+    /** The node's `spec.podCIDR`: kwok gives pods addresses from it. */
+    readonly podCIDR: string;
+    /** The node's InternalIP. */
+    readonly nodeIP: string;
+    /** Load-balancer addresses are `<lbPrefix>.<n>`. */
+    readonly lbPrefix: string;
+}
+
+/** A primary and `remotes` remotes: cluster<i>/network<i>, each with ranges of its own. */
+export function clusterPlan(remotes: number): SimCluster[] {
+    if (!Number.isInteger(remotes) || remotes < 1 || remotes > 50) throw new Error(`--remotes: expected 1 to 50, found ${remotes}`);
+    return Array.from({ length: remotes + 1 }, (_, i) => ({
+        name: `cluster${i + 1}`,
+        network: `network${i + 1}`,
+        role: i === 0 ? "primary" : "remote",
+        context: `kwok-cluster${i + 1}`,
+        podCIDR: `10.${100 + i}.0.0/16`,
+        nodeIP: `10.${160 + i}.0.1`,
+        lbPrefix: `10.${200 + i}.0`,
+    }));
+}
+
+/** The n-th load-balancer address of a cluster (n ≥ 1). */
+export function loadBalancerAddress(cluster: SimCluster, n: number): string {
+    if (n < 1 || n > 254) throw new Error(`no load-balancer address ${n} in ${cluster.lbPrefix}.0/24`);
+    return `${cluster.lbPrefix}.${n}`;
+}
+
+export interface StackConfigInput {
+    readonly clusters: readonly SimCluster[];
+    /** The environment's kubeconfig (absolute path). */
+    readonly kubeconfig: string;
+    /** API server URL of each cluster, as istiod (in the same namespace) reaches it. */
+    readonly apiServers: Readonly<Record<string, string>>;
+    /** Istio's charts, built from the Go module that embeds them. */
+    readonly chartDirectory: string;
+    /** The CA files (`<cluster>/{ca-cert,ca-key,root-cert,cert-chain}.pem`). */
+    readonly caDirectory: string;
+    /** helloworld versions by cluster; default: the page's placement. */
+    readonly sampleVersions?: Readonly<Record<string, readonly string[]>>;
+}
+
+/** `Pulumi.sim.yaml`: the program's own keys and defaults; only where charts and CA come from differ. */
+export function stackConfigYaml(input: StackConfigInput): string {
+    const cluster = (c: SimCluster) => ({
+        name: c.name,
+        network: c.network,
+        kubeconfig: input.kubeconfig,
+        context: c.context,
+        apiServer: input.apiServers[c.name],
+    });
+    const [primary, ...remotes] = input.clusters;
+    const config: Record<string, unknown> = {
+        "istio-multicluster:primary": cluster(primary),
+        "istio-multicluster:remotes": remotes.map(cluster),
+        "istio-multicluster:istio": { chartRepository: input.chartDirectory },
+        "istio-multicluster:ca": { source: "files", directory: input.caDirectory },
+        "istio-multicluster:sample": { enabled: true, ...(input.sampleVersions ? { versions: input.sampleVersions } : {}) },
+    };
+    return (
+        "# Written by `npm run sim -- up`: the simulated clusters (kwok), Istio's charts built from their Go module,\n" +
+        "# and a CA made by the environment (the tls provider cannot be built here; see the README).\n" +
+        YAML.stringify({ config })
+    );
+}
+
+/**
+ * kwokctl's configuration for every cluster: the API server calls Service-backed webhooks at an
+ * endpoint address (a pod's, or the primary gateway's for a remote), not at the ClusterIP, which
+ * nothing implements here (no kube-proxy).
+ */
+export function kwokctlConfigYaml(): string {
+    return YAML.stringify({
+        apiVersion: "config.kwok.x-k8s.io/v1alpha1",
+        kind: "KwokctlConfiguration",
+        componentsPatches: [{ name: "kube-apiserver", extraArgs: [{ key: "enable-aggregator-routing", value: "true" }] }],
+    });
+}
+
+/** The simulated node of a cluster, as kwok manages it: schedulable, with the cluster's pod CIDR. */
+export function nodeManifest(cluster: SimCluster) {
+    return {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: {
+            name: `${cluster.name}-node`,
+            annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
+            labels: { "kubernetes.io/hostname": `${cluster.name}-node`, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
+        },
+        spec: { podCIDR: cluster.podCIDR, podCIDRs: [cluster.podCIDR] },
+        status: {
+            allocatable: { cpu: "64", memory: "256Gi", pods: "250" },
+            capacity: { cpu: "64", memory: "256Gi", pods: "250" },
+            addresses: [{ type: "InternalIP", address: cluster.nodeIP }],
+            nodeInfo: { architecture: "amd64", operatingSystem: "linux", kubeletVersion: "fake", kubeProxyVersion: "fake" },
+        },
+    };
+}
