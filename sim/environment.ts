@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { makeMeshCa } from "./certs";
 import { ROOT, SIM_DIR, type SimState, hasState, readState, writeState } from "./state";
-import { LOCAL_RANGE, NETNS, STACK, clusterPlan, kwokctlConfigYaml, nodeManifest, stackConfigYaml } from "./topology";
+import { LOCAL_RANGE, NETNS, STACK, type SimCluster, clusterPlan, kwokctlConfigYaml, nodeManifest, stackConfigYaml } from "./topology";
 
 export const STACK_FILE = path.join(ROOT, `Pulumi.${STACK}.yaml`);
 
@@ -130,7 +130,7 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
         createdAt: new Date().toISOString(),
     };
     writeState(state);
-    fs.writeFileSync(STACK_FILE, stackConfigYaml({ clusters, kubeconfig, apiServers, chartDirectory, caDirectory }));
+    writeStackFile(state, clusters);
     if (alive) return state;
     const out = fs.openSync(path.join(logDir, "supervisor.log"), "a");
     const child = spawn(process.execPath, [require.resolve("ts-node/dist/bin"), "--transpile-only", path.join(__dirname, "supervisor.ts")], {
@@ -144,6 +144,37 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
     writeState(started);
     log(`supervisor started (pid ${child.pid}, log .sim/logs/supervisor.log)`);
     return started;
+}
+
+/** Writes `Pulumi.sim.yaml` for `clusters` of the environment (the first is the primary). */
+export function writeStackFile(state: SimState, clusters: readonly SimCluster[], sampleVersions?: Record<string, readonly string[]>): void {
+    fs.writeFileSync(
+        STACK_FILE,
+        stackConfigYaml({ clusters, kubeconfig: state.kubeconfig, apiServers: state.apiServers, chartDirectory: state.chartDirectory, caDirectory: state.caDirectory, sampleVersions }),
+    );
+}
+
+/**
+ * Stops a cluster's API server alone (its etcd, controller-manager, scheduler and kwok keep running,
+ * as when a control-plane node is lost); returns what starts it again, with the same command line,
+ * so its address and certificates do not change.
+ */
+export function stopApiServer(cluster: SimCluster): () => void {
+    const pidFile = path.join(SIM_DIR, "kwok", "clusters", cluster.name, "pids", "kube-apiserver.pid");
+    const pid = Number(fs.readFileSync(pidFile, "utf8").trim());
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    const cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+    const binary = fs.readlinkSync(`/proc/${pid}/exe`);
+    process.kill(pid, "SIGTERM");
+    for (let i = 0; i < 100 && isAlive(pid); i++) spawnSync("sleep", ["0.1"]);
+    log(`${cluster.name}: API server stopped (pid ${pid})`);
+    return () => {
+        const out = fs.openSync(path.join(SIM_DIR, "kwok", "clusters", cluster.name, "logs", "kube-apiserver.log"), "a");
+        const child = spawn(binary, argv.slice(1), { cwd, detached: true, stdio: ["ignore", out, out] });
+        child.unref();
+        fs.writeFileSync(pidFile, String(child.pid));
+        log(`${cluster.name}: API server started again (pid ${child.pid})`);
+    };
 }
 
 export function isAlive(pid: number): boolean {

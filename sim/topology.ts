@@ -88,13 +88,19 @@ export function stackConfigYaml(input: StackConfigInput): string {
 /**
  * kwokctl's configuration for every cluster: the API server calls Service-backed webhooks at an
  * endpoint address (a pod's, or the primary gateway's for a remote), not at the ClusterIP, which
- * nothing implements here (no kube-proxy).
+ * nothing implements here (no kube-proxy). The controller-manager and scheduler run without leader
+ * election: there is one of each, and with it they exit when the API server is away for a while,
+ * with nothing here (no kubelet) to start them again.
  */
 export function kwokctlConfigYaml(): string {
     return YAML.stringify({
         apiVersion: "config.kwok.x-k8s.io/v1alpha1",
         kind: "KwokctlConfiguration",
-        componentsPatches: [{ name: "kube-apiserver", extraArgs: [{ key: "enable-aggregator-routing", value: "true" }] }],
+        componentsPatches: [
+            { name: "kube-apiserver", extraArgs: [{ key: "enable-aggregator-routing", value: "true" }] },
+            { name: "kube-controller-manager", extraArgs: [{ key: "leader-elect", value: "false" }] },
+            { name: "kube-scheduler", extraArgs: [{ key: "leader-elect", value: "false" }] },
+        ],
     });
 }
 

@@ -59,7 +59,8 @@ describe("the shipped stack files", () => {
     });
 
     it("hold secrets only as ciphertext", () => {
-        for (const file of fs.readdirSync(path.join(__dirname, "..")).filter((f) => /^Pulumi\..+\.yaml$/.test(f))) {
+        // Pulumi.sim.yaml is written by `npm run sim` (git-ignored, paths to a local kubeconfig), not shipped.
+        for (const file of fs.readdirSync(path.join(__dirname, "..")).filter((f) => /^Pulumi\..+\.yaml$/.test(f) && f !== "Pulumi.sim.yaml")) {
             const text = fs.readFileSync(path.join(__dirname, "..", file), "utf8");
             assert.doesNotMatch(text, /-----BEGIN|token:|client-key-data|password/i, file);
             const config = (YAML.parse(text) as { config: Record<string, unknown> }).config;

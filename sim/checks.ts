@@ -1,0 +1,153 @@
+/**
+ * What the e2e reads back from the simulated clusters and from istiod, as small functions over
+ * @kubernetes/client-node and istiod's debug and xDS ports. Each returns what it saw; the e2e asserts.
+ */
+import { execFileSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import * as path from "node:path";
+import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import * as YAML from "yaml";
+import type { MeshNetworks } from "../lib/istio-values";
+import type { SimState } from "./state";
+import type { SimCluster } from "./topology";
+
+export function kubeConfigOf(state: SimState, cluster: SimCluster): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromFile(state.kubeconfig);
+    kc.setCurrentContext(cluster.context);
+    return kc;
+}
+
+export const coreOf = (state: SimState, cluster: SimCluster) => kubeConfigOf(state, cluster).makeApiClient(CoreV1Api);
+
+/** `istio-system` of a cluster: its labels and annotations. */
+export async function istioSystem(state: SimState, cluster: SimCluster) {
+    const ns = await coreOf(state, cluster).readNamespace({ name: "istio-system" });
+    return { labels: ns.metadata?.labels ?? {}, annotations: ns.metadata?.annotations ?? {} };
+}
+
+/** Whether each cluster's `cacerts` intermediate is signed by a root, and that root's fingerprint. */
+export async function cacertsChain(state: SimState, cluster: SimCluster) {
+    const secret = await coreOf(state, cluster).readNamespacedSecret({ name: "cacerts", namespace: "istio-system" });
+    const pem = (key: string) => Buffer.from(secret.data?.[key] ?? "", "base64").toString("utf8");
+    const ca = new X509Certificate(pem("ca-cert.pem"));
+    const root = new X509Certificate(pem("root-cert.pem"));
+    return { chainsToRoot: ca.verify(root.publicKey) && ca.checkIssued(root), root: root.fingerprint256 };
+}
+
+/** The remote secret of `remote` on the primary, and whether the remote's API server accepts its kubeconfig. */
+export async function remoteSecret(state: SimState, primary: SimCluster, remote: SimCluster) {
+    const name = `istio-remote-secret-${remote.name}`;
+    const secret = await coreOf(state, primary).readNamespacedSecret({ name, namespace: "istio-system" });
+    const keys = Object.keys(secret.data ?? {});
+    const kubeconfig = Buffer.from(secret.data?.[remote.name] ?? "", "base64").toString("utf8");
+    const kc = new KubeConfig();
+    kc.loadFromString(kubeconfig);
+    const accepted = await kc
+        .makeApiClient(CoreV1Api)
+        .listNamespace({ limit: 1 })
+        .then(() => true)
+        .catch(() => false);
+    return {
+        name: secret.metadata?.name,
+        label: secret.metadata?.labels?.["istio/multiCluster"],
+        annotation: secret.metadata?.annotations?.["networking.istio.io/cluster"],
+        keys,
+        server: kc.getCurrentCluster()?.server,
+        tokenAccepted: accepted,
+    };
+}
+
+/** The mesh networks istiod reads from the primary's `istio` ConfigMap. */
+export async function meshNetworksOf(state: SimState, primary: SimCluster): Promise<MeshNetworks> {
+    const cm = await coreOf(state, primary).readNamespacedConfigMap({ name: "istio", namespace: "istio-system" });
+    return YAML.parse(cm.data?.meshNetworks ?? "{}") as MeshNetworks;
+}
+
+/** The east-west gateway's load-balancer address of a cluster. */
+export async function gatewayAddress(state: SimState, cluster: SimCluster): Promise<string | undefined> {
+    const svc = await coreOf(state, cluster).readNamespacedService({ name: "istio-eastwestgateway", namespace: "istio-system" });
+    return svc.status?.loadBalancer?.ingress?.[0]?.ip;
+}
+
+const injected = (p: V1Pod) =>
+    [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].some((c) => c.name === "istio-proxy") &&
+    p.metadata?.labels?.["security.istio.io/tlsMode"] === "istio";
+
+/** The sample's pods of a cluster: app, version, IP, and whether injection gave them a sidecar. */
+export async function samplePods(state: SimState, cluster: SimCluster) {
+    const pods = await coreOf(state, cluster)
+        .listNamespacedPod({ namespace: "sample" })
+        .then((l) => l.items)
+        .catch(() => [] as V1Pod[]);
+    return pods
+        .filter((p) => !p.metadata?.deletionTimestamp)
+        .map((p) => ({
+            app: p.metadata?.labels?.app,
+            version: p.metadata?.labels?.version,
+            ip: p.status?.podIP,
+            injected: injected(p),
+        }));
+}
+
+/** What is left of the mesh on a cluster after `pulumi destroy`. */
+export async function leftovers(state: SimState, cluster: SimCluster): Promise<string[]> {
+    const kc = kubeConfigOf(state, cluster);
+    const core = kc.makeApiClient(CoreV1Api);
+    const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+    const found: string[] = [];
+    for (const w of (await admission.listMutatingWebhookConfiguration()).items) if (/istio/.test(w.metadata?.name ?? "")) found.push(`MutatingWebhookConfiguration ${w.metadata?.name}`);
+    for (const w of (await admission.listValidatingWebhookConfiguration()).items) if (/istio/.test(w.metadata?.name ?? "")) found.push(`ValidatingWebhookConfiguration ${w.metadata?.name}`);
+    for (const ns of (await core.listNamespace()).items) {
+        const name = ns.metadata?.name ?? "";
+        if (ns.status?.phase === "Terminating") found.push(`Namespace ${name} stuck terminating`);
+        else if (name === "istio-system" || name === "sample") found.push(`Namespace ${name}`);
+    }
+    for (const s of (await core.listSecretForAllNamespaces()).items) {
+        const name = s.metadata?.name ?? "";
+        if (name.startsWith("istio-remote-secret-") || name.startsWith("sh.helm.release.v1.")) found.push(`Secret ${s.metadata?.namespace}/${name}`);
+    }
+    return found;
+}
+
+/** istiod's debug view of the clusters it watches: id → sync status. */
+export async function istiodClusters(): Promise<Record<string, string>> {
+    const res = await fetch("http://127.0.0.1:8080/debug/clusterz");
+    const list = (await res.json()) as { id: string; syncStatus: string }[];
+    return Object.fromEntries(list.map((c) => [c.id, c.syncStatus]));
+}
+
+export async function istiodReady(): Promise<boolean> {
+    return fetch("http://127.0.0.1:8080/ready")
+        .then((r) => r.ok)
+        .catch(() => false);
+}
+
+/**
+ * The endpoints istiod sends a sidecar of `cluster`/`network` for helloworld's Envoy cluster
+ * (sim/toolchain/istio/cmd/xds-probe, Istio's own ADS client).
+ */
+export function xdsEndpoints(state: SimState, cluster: SimCluster, sidecarIp: string, envoyCluster: string): string[] {
+    const out = execFileSync(
+        path.join(state.binDir, "xds-probe"),
+        ["-address", "127.0.0.1:15010", "-cluster-id", cluster.name, "-network", cluster.network, "-namespace", "sample", "-ip", sidecarIp, "-cluster", envoyCluster, "-timeout", "30s"],
+        { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const line = out.trim().split("\n").pop() ?? "{}";
+    return (JSON.parse(line) as { endpoints: string[] }).endpoints;
+}
+
+/** Resident memory of every process in the namespace (MiB), the environment's whole footprint. */
+export function environmentMemoryMiB(netns: string): number {
+    const pids = execFileSync("ip", ["netns", "pids", netns], { encoding: "utf8" }).split("\n").filter(Boolean);
+    let kib = 0;
+    for (const pid of pids) {
+        try {
+            const status = execFileSync("cat", [`/proc/${pid}/status`], { encoding: "utf8" });
+            kib += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        } catch {
+            // exited meanwhile
+        }
+    }
+    return Math.round(kib / 1024);
+}

@@ -1,0 +1,288 @@
+/**
+ * `npm run e2e [-- --keep]`: the program run for real on the simulated environment (one primary, two
+ * remotes), each claim an assertion, in order: first preview, one `up` from empty, what landed, istiod's
+ * view and the split-horizon EDS it computes, a no-op second `up`, adding and removing a remote, a
+ * remote API server down and back, `destroy` and a reinstall. Ends with `e2e: N passed, M failed` and a
+ * JSON report in .e2e/report.json. Needs root. `--keep` leaves the environment up afterwards.
+ */
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import {
+    cacertsChain,
+    environmentMemoryMiB,
+    gatewayAddress,
+    istioSystem,
+    istiodClusters,
+    istiodReady,
+    leftovers,
+    meshNetworksOf,
+    remoteSecret,
+    samplePods,
+    xdsEndpoints,
+} from "./checks";
+import { down, inNamespace, prepare, reexecInNamespace, startInside, stopApiServer, writeStackFile } from "./environment";
+import { policyPackLauncher, simStack } from "./pulumi";
+import { ROOT, type SimState, hasState } from "./state";
+import { NETNS, type SimCluster } from "./topology";
+
+const HELLO = "outbound|5000||helloworld.sample.svc.cluster.local";
+
+interface StepResult {
+    readonly step: string;
+    readonly passed: boolean;
+    readonly seconds: number;
+    readonly saw: Record<string, unknown>;
+    readonly error?: string;
+}
+
+const results: StepResult[] = [];
+
+async function step(name: string, body: (saw: Record<string, unknown>) => Promise<void>): Promise<boolean> {
+    const saw: Record<string, unknown> = {};
+    const start = Date.now();
+    process.stdout.write(`\n== ${name}\n`);
+    try {
+        await body(saw);
+        results.push({ step: name, passed: true, seconds: (Date.now() - start) / 1000, saw });
+        process.stdout.write(`PASS ${name} (${((Date.now() - start) / 1000).toFixed(1)} s)\n`);
+        return true;
+    } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        results.push({ step: name, passed: false, seconds: (Date.now() - start) / 1000, saw, error });
+        process.stdout.write(`FAIL ${name}: ${error}\n`);
+        return false;
+    }
+}
+
+/** Polls `check` until it passes or `timeoutMs` runs out (istiod applies changes asynchronously). */
+async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            return await check();
+        } catch (e) {
+            if (Date.now() > deadline) throw e;
+            await new Promise((r) => setTimeout(r, 1000));
+        }
+    }
+}
+
+/** The operations a preview or update would run, by resource name (only those that change something). */
+function collectSteps(events: EngineEvent[]): Record<string, string> {
+    const ops: Record<string, string> = {};
+    for (const e of events) {
+        const m = e.resourcePreEvent?.metadata;
+        // Reads (the gateway Services' addresses) and discarding a read change nothing on a cluster.
+        if (!m || ["same", "read", "discard"].includes(m.op)) continue;
+        const name = m.urn.split("::").pop() as string;
+        ops[name] = m.op;
+    }
+    return ops;
+}
+
+function logTo(file: string) {
+    const fd = fs.openSync(file, "a");
+    return (out: string) => fs.writeSync(fd, out);
+}
+
+async function inside(state: SimState): Promise<void> {
+    const [primary, remote1, remote2] = state.clusters;
+    const policyPacks = [policyPackLauncher(state)];
+    const pulumiLog = logTo(path.join(state.logDir, "pulumi.log"));
+    const stack: Stack = await simStack(state);
+    const options = { onOutput: pulumiLog, policyPacks };
+    const configure = (clusters: readonly SimCluster[], versions?: Record<string, readonly string[]>) => writeStackFile(state, clusters, versions);
+    const sidecarIp = `${primary.podCIDR.split(".").slice(0, 2).join(".")}.250.250`;
+    const helloEndpoints = async (expected: string[]) =>
+        eventually(() => {
+            const seen = xdsEndpoints(state, primary, sidecarIp, HELLO);
+            assert.deepEqual(seen, [...expected].sort());
+            return seen;
+        });
+    const podIp = async (cluster: SimCluster, version: string) => {
+        const pod = (await samplePods(state, cluster)).find((p) => p.app === "helloworld" && p.version === version);
+        assert.ok(pod?.ip, `no helloworld ${version} pod with an address on ${cluster.name}`);
+        return pod.ip;
+    };
+
+    configure([primary, remote1]);
+
+    await step("1. a first pulumi preview on the empty stack runs clean, with the policy pack", async (saw) => {
+        const events: EngineEvent[] = [];
+        const preview = await stack.preview({ ...options, onEvent: (e) => events.push(e) });
+        saw.changeSummary = preview.changeSummary;
+        assert.ok((preview.changeSummary.create ?? 0) > 0);
+        assert.deepEqual(Object.keys(preview.changeSummary).sort(), ["create"]);
+        const violations = events.filter((e) => e.policyEvent && e.policyEvent.enforcementLevel === "mandatory");
+        assert.deepEqual(violations, []);
+    });
+
+    await step("2. pulumi up from empty converges in one run (one remote), with the policy pack", async (saw) => {
+        const up = await stack.up(options);
+        saw.resourceChanges = up.summary.resourceChanges;
+        saw.outputs = Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
+        assert.equal(up.summary.result, "succeeded");
+        saw.memoryMiB = environmentMemoryMiB(NETNS);
+    });
+
+    await step("3. what landed, read back through the API servers", async (saw) => {
+        for (const c of [primary, remote1]) {
+            const ns = await istioSystem(state, c);
+            assert.equal(ns.labels["topology.istio.io/network"], c.network, `${c.name} istio-system network label`);
+            if (c.role === "remote") assert.equal(ns.annotations["topology.istio.io/controlPlaneClusters"], primary.name);
+        }
+        const chains = await Promise.all([primary, remote1].map((c) => cacertsChain(state, c)));
+        saw.cacerts = chains;
+        assert.ok(chains.every((c) => c.chainsToRoot), "every cacerts intermediate is signed by its root");
+        assert.equal(new Set(chains.map((c) => c.root)).size, 1, "one root for every cluster");
+        const secret = await remoteSecret(state, primary, remote1);
+        saw.remoteSecret = secret;
+        assert.deepEqual(
+            { name: secret.name, label: secret.label, annotation: secret.annotation, keys: secret.keys, server: secret.server, tokenAccepted: secret.tokenAccepted },
+            { name: "istio-remote-secret-cluster2", label: "true", annotation: "cluster2", keys: ["cluster2"], server: state.apiServers.cluster2, tokenAccepted: true },
+        );
+        const networks = await meshNetworksOf(state, primary);
+        saw.meshNetworks = networks;
+        for (const c of [primary, remote1]) {
+            const address = await gatewayAddress(state, c);
+            assert.deepEqual(networks.networks[c.network]?.gateways, [{ address, port: 15443 }], `${c.network} gateway in meshNetworks`);
+            assert.deepEqual(networks.networks[c.network]?.endpoints, [{ fromRegistry: c.name }]);
+        }
+        const pods = { [primary.name]: await samplePods(state, primary), [remote1.name]: await samplePods(state, remote1) };
+        saw.samplePods = pods;
+        const apps = (c: SimCluster) => pods[c.name].map((p) => `${p.app}${p.version ? `-${p.version}` : ""}`).sort();
+        assert.deepEqual(apps(primary), ["curl", "helloworld-v1"]);
+        assert.deepEqual(apps(remote1), ["helloworld-v2"]);
+        assert.ok(Object.values(pods).flat().every((p) => p.injected), "every sample pod has istio-proxy and tlsMode istio");
+    });
+
+    await step("4. istiod syncs the remote, and serves a cluster1 sidecar the v1 pod and cluster2's gateway (split-horizon EDS)", async (saw) => {
+        saw.clusters = await eventually(async () => {
+            const clusters = await istiodClusters();
+            assert.equal(clusters[remote1.name], "synced");
+            return clusters;
+        });
+        const expected = [`${await podIp(primary, "v1")}:5000`, `${await gatewayAddress(state, remote1)}:15443`];
+        saw.endpoints = await helloEndpoints(expected);
+        saw.v2PodIp = await podIp(remote1, "v2");
+        assert.ok(!(saw.endpoints as string[]).some((e) => e.startsWith(`${String(saw.v2PodIp)}:`)), "no v2 pod IP");
+    });
+
+    await step("5. a second pulumi up changes nothing", async (saw) => {
+        const up = await stack.up(options);
+        saw.resourceChanges = up.summary.resourceChanges;
+        // Only "same", and the reads of the gateway Services' addresses that every update makes.
+        assert.deepEqual(Object.keys(up.summary.resourceChanges ?? {}).filter((op) => op !== "same" && op !== "read"), []);
+    });
+
+    await step("6. adding a remote changes only the primary's mesh networks and adds its remote secret; removing it takes back exactly that", async (saw) => {
+        configure([primary, remote1, remote2], { [primary.name]: ["v1"], [remote1.name]: ["v2"], [remote2.name]: ["v2"] });
+        const events: EngineEvent[] = [];
+        await stack.preview({ ...options, onEvent: (e) => events.push(e) });
+        const ops = collectSteps(events);
+        saw.previewAdd = ops;
+        const elsewhere = Object.entries(ops).filter(([name]) => !name.startsWith(`${remote2.name}`));
+        assert.deepEqual(elsewhere, [[`${primary.name}-cluster-aware-routing-mesh-networks`, "update"]]);
+        assert.equal(ops[`${remote2.name}-remote-secret-secret`], "create");
+        const added = Object.keys(ops).filter((n) => ops[n] === "create").sort();
+
+        const start = Date.now();
+        const up = await stack.up(options);
+        saw.addSeconds = (Date.now() - start) / 1000;
+        assert.equal(up.summary.result, "succeeded");
+        saw.endpointsWithBoth = await helloEndpoints([
+            `${await podIp(primary, "v1")}:5000`,
+            `${await gatewayAddress(state, remote1)}:15443`,
+            `${await gatewayAddress(state, remote2)}:15443`,
+        ]);
+
+        configure([primary, remote1]);
+        const removeEvents: EngineEvent[] = [];
+        await stack.preview({ ...options, onEvent: (e) => removeEvents.push(e) });
+        const removeOps = collectSteps(removeEvents);
+        saw.previewRemove = removeOps;
+        assert.deepEqual(Object.keys(removeOps).filter((n) => removeOps[n] === "delete").sort(), added);
+        assert.deepEqual(Object.entries(removeOps).filter(([, op]) => op !== "delete"), [[`${primary.name}-cluster-aware-routing-mesh-networks`, "update"]]);
+        assert.equal((await stack.up(options)).summary.result, "succeeded");
+        saw.endpointsAfterRemove = await helloEndpoints([`${await podIp(primary, "v1")}:5000`, `${await gatewayAddress(state, remote1)}:15443`]);
+    });
+
+    await step("7. a remote API server down: istiod keeps serving cluster1, pulumi up names the cluster, then converges once it is back", async (saw) => {
+        const restart = stopApiServer(remote1);
+        try {
+            assert.ok(await istiodReady(), "istiod stays ready");
+            const endpoints = xdsEndpoints(state, primary, sidecarIp, HELLO);
+            saw.endpointsWhileDown = endpoints;
+            assert.ok(endpoints.includes(`${await podIp(primary, "v1")}:5000`), "cluster1's endpoint still served");
+            const failed = await stack.up({ ...options, refresh: true }).then(
+                () => undefined,
+                (e: unknown) => String((e as { stderr?: string }).stderr ?? e),
+            );
+            assert.ok(failed !== undefined, "pulumi up failed while the API server was down");
+            const named = failed.split("\n").filter((l) => l.includes(remote1.name));
+            saw.errorLines = named.slice(0, 5);
+            assert.ok(named.length > 0, `the failure names ${remote1.name}`);
+        } finally {
+            restart();
+        }
+        const up = await eventually(() => stack.up({ ...options, refresh: true }), 120_000);
+        saw.resourceChangesAfter = up.summary.resourceChanges;
+        assert.equal(up.summary.result, "succeeded");
+    });
+
+    await step("8. pulumi destroy removes everything; then pulumi up from empty (two remotes) converges again", async (saw) => {
+        const destroyStart = Date.now();
+        const destroyed = await stack.destroy(options);
+        saw.destroySeconds = (Date.now() - destroyStart) / 1000;
+        assert.equal(destroyed.summary.result, "succeeded");
+        const left = Object.fromEntries(await Promise.all(state.clusters.map(async (c) => [c.name, await eventually(async () => {
+            const l = await leftovers(state, c);
+            assert.deepEqual(l, [], `${c.name} still has ${l.join(", ")}`);
+            return l;
+        })] as const)));
+        saw.leftovers = left;
+        configure([primary, remote1, remote2]);
+        const start = Date.now();
+        const up = await stack.up(options);
+        saw.reinstallTwoRemotesSeconds = (Date.now() - start) / 1000;
+        assert.equal(up.summary.result, "succeeded");
+        saw.memoryMiB = environmentMemoryMiB(NETNS);
+        saw.endpoints = await helloEndpoints([`${await podIp(primary, "v1")}:5000`, `${await gatewayAddress(state, remote1)}:15443`]);
+    });
+}
+
+async function main(): Promise<number> {
+    const { values } = parseArgs({ options: { keep: { type: "boolean" }, "bin-dir": { type: "string" } } });
+    if (!inNamespace()) {
+        if (hasState()) down();
+        const started = Date.now();
+        const binDir = prepare();
+        const code = reexecInNamespace([require.resolve("ts-node/dist/bin"), "--transpile-only", __filename, "--bin-dir", binDir, ...(values.keep ? ["--keep"] : [])]);
+        if (!values.keep) down();
+        console.log(`e2e: environment ${values.keep ? "kept (npm run sim -- down removes it)" : "removed"}; ${Math.round((Date.now() - started) / 1000)} s in all`);
+        return code;
+    }
+    const simStart = Date.now();
+    const state = await startInside(values["bin-dir"] as string, 2);
+    results.push({ step: "sim up (one primary, two remotes)", passed: true, seconds: (Date.now() - simStart) / 1000, saw: { clusters: state.clusters.map((c) => c.name) } });
+    await inside(state);
+    const passed = results.filter((r) => r.passed).length;
+    const failed = results.length - passed;
+    const reportDir = path.join(ROOT, ".e2e");
+    fs.mkdirSync(reportDir, { recursive: true });
+    fs.writeFileSync(path.join(reportDir, "report.json"), JSON.stringify({ at: new Date().toISOString(), passed, failed, steps: results }, null, 2));
+    console.log(`\nreport: .e2e/report.json; logs: .sim/logs (istiod, supervisor, pulumi)`);
+    console.log(`e2e: ${passed} passed, ${failed} failed`);
+    return failed === 0 ? 0 : 1;
+}
+
+main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+        console.error(`e2e: ${e instanceof Error ? e.stack : String(e)}`);
+        process.exit(1);
+    },
+);

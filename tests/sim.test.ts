@@ -1,0 +1,96 @@
+import { strict as assert } from "node:assert";
+import type { V1Pod } from "@kubernetes/client-node";
+import * as YAML from "yaml";
+import { loadStackConfig } from "../lib/config";
+import { isStartable, istiodProcess } from "../sim/istiod";
+import { LOCAL_RANGE, clusterPlan, kwokctlConfigYaml, loadBalancerAddress, nodeManifest, stackConfigYaml } from "../sim/topology";
+import { kubeconfigText, useFixtureKubeconfig } from "./support";
+
+describe("the simulated environment (npm run sim)", () => {
+    it("gives each cluster its own pod CIDR, node and load-balancer range, all inside the namespace's local range", () => {
+        const clusters = clusterPlan(2);
+        assert.deepEqual(clusters.map((c) => [c.name, c.network, c.role]), [
+            ["cluster1", "network1", "primary"],
+            ["cluster2", "network2", "remote"],
+            ["cluster3", "network3", "remote"],
+        ]);
+        const ranges = clusters.flatMap((c) => [c.podCIDR.split("/")[0].split(".").slice(0, 2).join("."), c.nodeIP.split(".").slice(0, 2).join("."), c.lbPrefix.split(".").slice(0, 2).join(".")]);
+        assert.equal(new Set(ranges).size, ranges.length, "no two ranges overlap");
+        assert.equal(LOCAL_RANGE, "10.0.0.0/8");
+        for (const r of ranges) assert.match(r, /^10\./);
+        assert.equal(loadBalancerAddress(clusters[1], 1), "10.201.0.1");
+        assert.throws(() => loadBalancerAddress(clusters[1], 255));
+        assert.throws(() => clusterPlan(0), /--remotes: expected 1 to 50/);
+        assert.deepEqual(nodeManifest(clusters[2]).spec, { podCIDR: "10.102.0.0/16", podCIDRs: ["10.102.0.0/16"] });
+    });
+
+    it("writes a stack config the program accepts, differing from the defaults only in where charts and CA come from", () => {
+        const file = useFixtureKubeconfig();
+        const clusters = clusterPlan(1).map((c, i) => ({ ...c, context: `kind-cluster${i + 1}` }));
+        const text = stackConfigYaml({
+            clusters,
+            kubeconfig: file,
+            apiServers: { cluster1: "https://127.0.0.1:32764", cluster2: "https://127.0.0.1:32758" },
+            chartDirectory: "https://charts.example/istio",
+            caDirectory: "/tmp/ca",
+        });
+        const config = (YAML.parse(text) as { config: Record<string, unknown> }).config;
+        assert.deepEqual(Object.keys(config).sort(), ["istio-multicluster:ca", "istio-multicluster:istio", "istio-multicluster:primary", "istio-multicluster:remotes", "istio-multicluster:sample"]);
+        assert.deepEqual(config["istio-multicluster:istio"], { chartRepository: "https://charts.example/istio" });
+        assert.deepEqual(config["istio-multicluster:ca"], { source: "files", directory: "/tmp/ca" });
+        const loaded = loadStackConfig({
+            ...Object.fromEntries(Object.entries(config).map(([k, v]) => [k, JSON.stringify(v)])),
+            "istio-multicluster:ca": JSON.stringify({ source: "generate" }), // no CA files in a unit test
+        });
+        assert.equal(loaded.remotes[0].apiServer, "https://127.0.0.1:32758");
+        assert.equal(loaded.istio.version, "1.30.3");
+        assert.ok(kubeconfigText().length > 0);
+    });
+
+    it("has the API servers call webhooks at endpoints, and keeps controller-manager and scheduler running through an API server outage", () => {
+        const patches = (YAML.parse(kwokctlConfigYaml()) as { componentsPatches: { name: string; extraArgs: { key: string; value: string }[] }[] }).componentsPatches;
+        const args = Object.fromEntries(patches.map((p) => [p.name, Object.fromEntries(p.extraArgs.map((a) => [a.key, a.value]))]));
+        assert.deepEqual(args, {
+            "kube-apiserver": { "enable-aggregator-routing": "true" },
+            "kube-controller-manager": { "leader-elect": "false" },
+            "kube-scheduler": { "leader-elect": "false" },
+        });
+    });
+
+    it("runs istiod's pod as a process: its container's args and env, field references resolved, cacerts from the API", () => {
+        const pod = {
+            metadata: { name: "istiod-abc", namespace: "istio-system" },
+            spec: {
+                serviceAccountName: "istiod",
+                containers: [
+                    {
+                        name: "discovery",
+                        args: ["discovery", "--monitoringAddr=:15014"],
+                        env: [
+                            { name: "REVISION", value: "default" },
+                            { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                            { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                            { name: "SERVICE_ACCOUNT", valueFrom: { fieldRef: { fieldPath: "spec.serviceAccountName" } } },
+                            { name: "GOMAXPROCS", valueFrom: { resourceFieldRef: { resource: "limits.cpu" } } },
+                        ],
+                    },
+                ],
+            },
+            status: { phase: "Running", podIP: "10.100.0.1" },
+        } as V1Pod;
+        const p = istiodProcess(pod, "/sim/istiod/kubeconfig", "/sim/istiod/cacerts");
+        assert.deepEqual(p.args, ["discovery", "--monitoringAddr=:15014", "--kubeconfig", "/sim/istiod/kubeconfig"]);
+        assert.deepEqual(p.env, {
+            REVISION: "default",
+            POD_NAME: "istiod-abc",
+            POD_NAMESPACE: "istio-system",
+            SERVICE_ACCOUNT: "istiod",
+            USE_REMOTE_CERTS: "true",
+            ROOT_CA_DIR: "/sim/istiod/cacerts",
+            KUBECONFIG: "/sim/istiod/kubeconfig",
+        });
+        assert.equal(isStartable(pod), true);
+        assert.equal(isStartable({ ...pod, status: { phase: "Pending" } }), false);
+        assert.equal(isStartable({ ...pod, metadata: { ...pod.metadata, deletionTimestamp: new Date() } }), false);
+    });
+});
