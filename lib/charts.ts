@@ -9,8 +9,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const ISTIO_CHARTS = ["base", "istiod", "gateway"] as const;
-export type IstioChart = (typeof ISTIO_CHARTS)[number];
+import type { IstioChart } from "./chart-keys";
+
+export const ISTIO_CHARTS: readonly IstioChart[] = ["base", "istiod", "gateway"];
 
 /** True unless the repository is a URL other than `file://`: a path (absolute, relative, `~/`) or a file URL. */
 export function isLocalChartRepository(repository: string): boolean {

@@ -7,7 +7,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type CaCerts, cacertsSecretData } from "./cacerts";
-import { type IstioChart, findLocalChart, isLocalChartRepository, localChartDirectory } from "./charts";
+import type { IstioChart } from "./chart-keys";
+import { findLocalChart, isLocalChartRepository, localChartDirectory } from "./charts";
 import {
     type IstioChartSource,
     ISTIO_SYSTEM,

@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { longestChain, planProgram } from "../lib/plan";
+import { longestChain, planProgram } from "./lib/plan";
 import { kubeconfigText, stackConfig } from "../tests/support";
 
 interface Sample {

@@ -9,9 +9,9 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { loadStackConfig } from "../lib/config";
-import { localBackendUrl } from "../lib/local-backend";
-import { formatReport } from "../lib/verify";
-import { readStackConfig } from "../lib/stack-file";
+import { localBackendUrl } from "./lib/local-backend";
+import { formatReport } from "./lib/verify";
+import { readStackConfig } from "./lib/stack-file";
 import { verifyStack } from "./verify";
 
 const ROOT = path.join(__dirname, "..");

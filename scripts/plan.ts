@@ -4,9 +4,9 @@
  * touching no cluster. Contexts must exist in your kubeconfig (they are validated as in `pulumi up`).
  */
 import { parseArgs } from "node:util";
-import { planProgram } from "../lib/plan";
-import { clusterTables, meshDiagram } from "../lib/plan-view";
-import { readStackConfig } from "../lib/stack-file";
+import { planProgram } from "./lib/plan";
+import { clusterTables, meshDiagram } from "./lib/plan-view";
+import { readStackConfig } from "./lib/stack-file";
 
 async function main(): Promise<number> {
     const { values } = parseArgs({

@@ -7,9 +7,9 @@
  */
 import { parseArgs } from "node:util";
 import { type StackConfig, loadStackConfig } from "../lib/config";
-import { kubernetesMeshApi } from "../lib/kube-api";
-import { readStackConfig } from "../lib/stack-file";
-import { type Report, formatReport, verifyMesh } from "../lib/verify";
+import { kubernetesMeshApi } from "./lib/kube-api";
+import { readStackConfig } from "./lib/stack-file";
+import { type Report, formatReport, verifyMesh } from "./lib/verify";
 
 /** Verifies the mesh of a validated stack config on its clusters. */
 export async function verifyStack(config: StackConfig, options: { requests?: number; timeoutMs?: number } = {}): Promise<Report> {

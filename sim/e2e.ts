@@ -219,12 +219,14 @@ async function inside(state: SimState): Promise<void> {
             assert.ok(endpoints.includes(`${await podIp(primary, "v1")}:5000`), "cluster1's endpoint still served");
             const failed = await stack.up({ ...options, refresh: true }).then(
                 () => undefined,
-                (e: unknown) => String((e as { stderr?: string }).stderr ?? e),
+                (e: unknown) => `${String((e as { stdout?: string }).stdout ?? "")}\n${String((e as { stderr?: string }).stderr ?? e)}`,
             );
             assert.ok(failed !== undefined, "pulumi up failed while the API server was down");
-            const named = failed.split("\n").filter((l) => l.includes(remote1.name));
-            saw.errorLines = named.slice(0, 5);
-            assert.ok(named.length > 0, `the failure names ${remote1.name}`);
+            const errors = failed.split("\n").filter((l) => /error:/.test(l) && / (kubernetes|pulumi):\S+ cluster\d/.test(l));
+            saw.errorLines = [...new Set(errors.map((l) => l.trim()))].slice(0, 4);
+            assert.ok(errors.length > 0, "the failure names the resources it could not read");
+            assert.ok(errors.every((l) => l.includes(` ${remote1.name}`)), `every failing resource is on ${remote1.name}`);
+            assert.ok(errors.some((l) => /unreachable cluster/.test(l)), "the failure says the cluster is unreachable");
         } finally {
             restart();
         }

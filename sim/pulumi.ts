@@ -13,7 +13,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
-import { localBackendUrl } from "../lib/local-backend";
+import { localBackendUrl } from "../scripts/lib/local-backend";
 import { ROOT, type SimState } from "./state";
 import { STACK } from "./topology";
 

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { CHART_KEYS_CHECKED_AGAINST, type IstioChart, leafPaths, unknownChartKeys } from "../lib/chart-keys";
 import { ISTIO_DEFAULTS } from "../lib/config";
-import { planProgram } from "../lib/plan";
+import { planProgram } from "../scripts/lib/plan";
 import { stackConfig, useFixtureKubeconfig } from "./support";
 
 describe("Helm values", () => {

@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as YAML from "yaml";
 import { ClusterAwareGateway } from "../components/cluster-aware-gateway";
 import type { MeshNetworks } from "../lib/istio-values";
-import { type Plan, runUnderMocks } from "../lib/plan";
+import { type Plan, runUnderMocks } from "../scripts/lib/plan";
 import { provider } from "./fixtures";
 import { named, outputOf } from "./support";
 

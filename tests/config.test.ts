@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ISTIO_DEFAULTS, StackConfigError, loadStackConfig } from "../lib/config";
-import { planProgram } from "../lib/plan";
+import { planProgram } from "../scripts/lib/plan";
 import { CA_FILES } from "../lib/config";
 import { cluster, kubeconfigText, stackConfig, useFixtureKubeconfig } from "./support";
 

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as k8s from "@pulumi/kubernetes";
 import { HelloworldSample, tryItCommand } from "../components/helloworld-sample";
-import { type Plan, runUnderMocks } from "../lib/plan";
+import { type Plan, runUnderMocks } from "../scripts/lib/plan";
 import { provider } from "./fixtures";
 import { at, named, ofType } from "./support";
 

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { IstioPrimary } from "../components/istio-primary";
 import { primaryIstiodValues } from "../lib/istio-values";
-import { type Plan, UNKNOWN, runUnderMocks } from "../lib/plan";
+import { type Plan, UNKNOWN, runUnderMocks } from "../scripts/lib/plan";
 import { fakeCaCerts, provider, source } from "./fixtures";
 import { kubernetesObjects, named, ofType, outputOf } from "./support";
 

@@ -4,7 +4,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { IstioRemote } from "../components/istio-remote";
 import { remotePilotAddress } from "../lib/resolve-address";
 import { remoteIstiodValues } from "../lib/istio-values";
-import { type Plan, UNKNOWN, runUnderMocks } from "../lib/plan";
+import { type Plan, UNKNOWN, runUnderMocks } from "../scripts/lib/plan";
 import { fakeCaCerts, provider, source } from "./fixtures";
 import { kubernetesObjects, named, waitsFor } from "./support";
 

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { localBackendUrl } from "../lib/local-backend";
+import { localBackendUrl } from "../scripts/lib/local-backend";
 
 describe("the local state backend (npm run demo, npm run sim)", () => {
     it("creates its directory on a fresh clone, where nothing else does, and names it as a file URL", () => {

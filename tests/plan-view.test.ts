@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
-import { planProgram } from "../lib/plan";
-import { clusterTables, meshClusters, meshDiagram } from "../lib/plan-view";
+import { planProgram } from "../scripts/lib/plan";
+import { clusterTables, meshClusters, meshDiagram } from "../scripts/lib/plan-view";
 import { stackConfig, useFixtureKubeconfig } from "./support";
 
 describe("the plan view", () => {

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { type Plan, type PlannedResource, longestChain, planProgram } from "../lib/plan";
+import { type Plan, type PlannedResource, longestChain, planProgram } from "../scripts/lib/plan";
 import { stackConfig, useFixtureKubeconfig } from "./support";
 
 /** What a resource is, whatever cluster it belongs to: its name without the cluster prefix. */

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
-import { planProgram } from "../lib/plan";
+import { planProgram } from "../scripts/lib/plan";
 import { explicitKubernetesProvider, noSecretsInConfigMaps, policies, remoteSecretShape, strictMtls } from "../policy/rules";
 import { stackConfig, useFixtureKubeconfig } from "./support";
 

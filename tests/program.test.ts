@@ -6,7 +6,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import * as YAML from "yaml";
 import { CA_FILES } from "../lib/config";
 import type { MeshNetworks } from "../lib/istio-values";
-import { SECRET, UNKNOWN, longestChain, planProgram } from "../lib/plan";
+import { SECRET, UNKNOWN, longestChain, planProgram } from "../scripts/lib/plan";
 import { at, kubernetesObjects, named, ofType, stackConfig, useFixtureKubeconfig, waitsFor } from "./support";
 
 type Resources = Awaited<ReturnType<typeof planProgram>>["resources"];

@@ -3,7 +3,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { RemoteSecret, readerTokenData } from "../components/remote-secret";
-import { type Plan, SECRET, runUnderMocks } from "../lib/plan";
+import { type Plan, SECRET, runUnderMocks } from "../scripts/lib/plan";
 import { provider } from "./fixtures";
 import { at, named, outputOf } from "./support";
 

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import * as ts from "typescript";
-import { type PlannedResource, planProgram } from "../lib/plan";
+import { type PlannedResource, planProgram } from "../scripts/lib/plan";
 import { stackConfig, useFixtureKubeconfig } from "./support";
 
 interface Validatable {

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { SharedRootCA } from "../components/shared-root-ca";
 import { cacertsSecretData } from "../lib/cacerts";
-import { type Plan, runUnderMocks } from "../lib/plan";
+import { type Plan, runUnderMocks } from "../scripts/lib/plan";
 import { named, ofType, outputOf } from "./support";
 
 async function declareCa() {

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { CA_FILES, loadStackConfig } from "../lib/config";
-import { readConfigJson, readStackFile } from "../lib/stack-file";
+import { readConfigJson, readStackFile } from "../scripts/lib/stack-file";
 import { kubeconfigText, useFixtureKubeconfig } from "./support";
 
 const stackFileConfig = (file: string) => readStackFile(path.join(__dirname, "..", file));

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { PROJECT } from "../lib/config";
-import type { PlannedResource } from "../lib/plan";
+import type { PlannedResource } from "../scripts/lib/plan";
 
 export const CONTEXTS = ["kind-cluster1", "kind-cluster2", "kind-cluster3", "kind-cluster4"];
 

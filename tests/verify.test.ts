@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { API_SERVER_CHECK, type MeshApi, type Report, formatReport, parseHelloReply, remoteCredentials, tally, verdict, verifyMesh } from "../lib/verify";
+import { API_SERVER_CHECK, type MeshApi, type Report, formatReport, parseHelloReply, remoteCredentials, tally, verdict, verifyMesh } from "../scripts/lib/verify";
 import { remoteSecretKubeconfig } from "../lib/istio-values";
 
 /** A remote secret's kubeconfig as the program writes it; the fake API server accepts `good-token`. */

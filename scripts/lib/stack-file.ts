@@ -42,5 +42,5 @@ export function readStackConfig(options: { readonly stack: string; readonly conf
     const { configJson } = options;
     return configJson !== undefined
         ? readConfigJson(fs.readFileSync(configJson === "-" ? 0 : configJson, "utf8"))
-        : readStackFile(path.join(__dirname, "..", `Pulumi.${options.stack}.yaml`));
+        : readStackFile(path.join(__dirname, "..", "..", `Pulumi.${options.stack}.yaml`));
 }

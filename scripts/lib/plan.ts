@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT } from "./config";
+import { PROJECT } from "../../lib/config";
 
 /** Placeholders for values a plan never shows. */
 export const SECRET = "[secret]";
@@ -204,7 +204,7 @@ export async function runUnderMocks(
 }
 
 /** Path of the program's entry point, as ts-node (index.ts) or compiled JavaScript (index.js) loads it. */
-const PROGRAM = path.join(__dirname, "..", "index");
+const PROGRAM = path.join(__dirname, "..", "..", "index");
 
 /**
  * Runs the whole program (index) for a stack config of `istio-multicluster:*` keys and returns the
