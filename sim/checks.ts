@@ -4,9 +4,11 @@
  */
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import * as YAML from "yaml";
+import { CHART_KEYS, type IstioChart } from "../lib/chart-keys";
 import type { MeshNetworks } from "../lib/istio-values";
 import type { SimState } from "./state";
 import type { SimCluster } from "./topology";
@@ -150,4 +152,29 @@ export function environmentMemoryMiB(netns: string): number {
         }
     }
     return Math.round(kib / 1024);
+}
+
+/**
+ * The Helm values the program sets (lib/chart-keys.ts) that the charts in `chartDirectory` do not
+ * define: each dotted key must exist in the chart's values.yaml (under `_internal_defaults_do_not_set`
+ * where the chart nests them), `profile` needs the chart's `files/profile-remote.yaml`, and
+ * `meshConfig.*` needs `meshConfig` (a free-form map merged into the mesh config).
+ */
+export function missingChartKeys(chartDirectory: string): string[] {
+    const missing: string[] = [];
+    for (const chart of Object.keys(CHART_KEYS) as IstioChart[]) {
+        const dir = path.join(chartDirectory, chart);
+        const parsed = (YAML.parse(fs.readFileSync(path.join(dir, "values.yaml"), "utf8")) ?? {}) as Record<string, unknown>;
+        const values = (parsed._internal_defaults_do_not_set ?? parsed) as Record<string, unknown>;
+        for (const key of Object.keys(CHART_KEYS[chart])) {
+            const found =
+                key === "profile"
+                    ? fs.existsSync(path.join(dir, "files", "profile-remote.yaml"))
+                    : key.startsWith("meshConfig.")
+                      ? "meshConfig" in values
+                      : key.split(".").reduce<unknown>((v, k) => (v !== null && typeof v === "object" && k in v ? (v as Record<string, unknown>)[k] : undefined), values) !== undefined;
+            if (!found) missing.push(`${chart}: ${key}`);
+        }
+    }
+    return missing;
 }

@@ -2,6 +2,10 @@ import { strict as assert } from "node:assert";
 import type { V1Pod } from "@kubernetes/client-node";
 import * as YAML from "yaml";
 import { loadStackConfig } from "../lib/config";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { missingChartKeys } from "../sim/checks";
 import { isStartable, istiodProcess } from "../sim/istiod";
 import { LOCAL_RANGE, clusterPlan, kwokctlConfigYaml, loadBalancerAddress, nodeManifest, stackConfigYaml } from "../sim/topology";
 import { kubeconfigText, useFixtureKubeconfig } from "./support";
@@ -92,5 +96,27 @@ describe("the simulated environment (npm run sim)", () => {
         assert.equal(isStartable(pod), true);
         assert.equal(isStartable({ ...pod, status: { phase: "Pending" } }), false);
         assert.equal(isStartable({ ...pod, metadata: { ...pod.metadata, deletionTimestamp: new Date() } }), false);
+    });
+
+    it("finds Helm values the program sets that the installed charts do not define", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "charts-"));
+        const write = (chart: string, values: unknown, profile = false) => {
+            fs.mkdirSync(path.join(dir, chart, "files"), { recursive: true });
+            fs.writeFileSync(path.join(dir, chart, "values.yaml"), YAML.stringify(values));
+            const file = path.join(dir, chart, "files", "profile-remote.yaml");
+            if (profile) fs.writeFileSync(file, "");
+            else fs.rmSync(file, { force: true });
+        };
+        write("base", {}, true);
+        write("gateway", { name: "", networkGateway: "" });
+        const istiod = {
+            global: { hub: "", meshID: "", multiCluster: { clusterName: "" }, network: "", externalIstiod: false, configCluster: false, remotePilotAddress: "" },
+            istiodRemote: { injectionPath: "/inject" },
+            meshConfig: {},
+        };
+        write("istiod", { _internal_defaults_do_not_set: istiod }, true);
+        assert.deepEqual(missingChartKeys(dir), []);
+        write("istiod", { _internal_defaults_do_not_set: { ...istiod, global: { ...istiod.global, remotePilotAddress: undefined } } }, false);
+        assert.deepEqual(missingChartKeys(dir), ["istiod: profile", "istiod: global.remotePilotAddress"]);
     });
 });

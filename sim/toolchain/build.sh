@@ -53,7 +53,9 @@ build() {
 # The provider's own main embeds files its Makefile generates; ours embeds the schema files the module ships.
 prepare_pulumi_kubernetes() {
   local src dst="$here/pulumi-kubernetes/cmd/pulumi-resource-kubernetes"
-  src="$(cd "$here/pulumi-kubernetes" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes"
+  # `go list -m` names the module's directory only once it is downloaded (a cold cache has nothing).
+  src="$(cd "$here/pulumi-kubernetes" && go mod download github.com/pulumi/pulumi-kubernetes/provider/v4 &&
+    go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes"
   install -m 0644 "$src/schema.json" "$dst/schema-embed.json"
   install -m 0644 "$src/terraform-mapping.json" "$dst/terraform-mapping-embed.json"
 }
