@@ -10,17 +10,18 @@ import { STACK } from "./topology";
 async function main(): Promise<number> {
     const { positionals, values } = parseArgs({
         allowPositionals: true,
-        options: { remotes: { type: "string", default: "1" }, "bin-dir": { type: "string" } },
+        options: { remotes: { type: "string", default: "1" }, "bin-dir": { type: "string" }, started: { type: "string" } },
     });
     const [command] = positionals;
     switch (command) {
         case "up": {
             if (!inNamespace()) {
                 const binDir = prepare();
-                return reexecInNamespace([require.resolve("ts-node/dist/bin"), "--transpile-only", __filename, "up", "--remotes", values.remotes, "--bin-dir", binDir]);
+                const started = String(Date.now());
+                return reexecInNamespace([require.resolve("ts-node/dist/bin"), "--transpile-only", __filename, "up", "--remotes", values.remotes, "--bin-dir", binDir, "--started", started]);
             }
             const state = await startInside(values["bin-dir"] as string, Number(values.remotes));
-            const started = Date.parse(state.createdAt);
+            const started = Number(values.started ?? Date.now());
             console.log(
                 [
                     `simulated environment up: ${state.clusters.map((c) => `${c.name} (${c.role})`).join(", ")}`,
@@ -29,7 +30,7 @@ async function main(): Promise<number> {
                     `    ${insideCommand(`${path.join(state.binDir, "kubectl")} --kubeconfig ${state.kubeconfig} --context kwok-cluster1 get pods -A`)}`,
                     `  the whole proof, on its own environment: npm run e2e`,
                     `  status: npm run sim -- status; remove: npm run sim -- down`,
-                    `  (${Math.round((Date.now() - started) / 1000)} s)`,
+                    `  (${Math.round((Date.now() - started) / 1000)} s, after the toolchain)`,
                 ].join("\n"),
             );
             return 0;

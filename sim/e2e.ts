@@ -119,11 +119,16 @@ async function inside(state: SimState): Promise<void> {
         assert.deepEqual(Object.keys(preview.changeSummary).sort(), ["create"]);
         const violations = events.filter((e) => e.policyEvent && e.policyEvent.enforcementLevel === "mandatory");
         assert.deepEqual(violations, []);
+        assert.match(preview.stdout, /istio-multicluster@v[\d.]+ \(local: /, "the policy pack ran");
     });
 
     await step("2. pulumi up from empty converges in one run (one remote), with the policy pack", async (saw) => {
-        const up = await stack.up(options);
+        const events: EngineEvent[] = [];
+        const up = await stack.up({ ...options, onEvent: (e) => events.push(e) });
         saw.resourceChanges = up.summary.resourceChanges;
+        // The policy pack ran and every policy passed (the CLI prints ✅ for a pack without violations).
+        assert.match(up.stdout, /✅ istio-multicluster@v[\d.]+ \(local: /);
+        assert.deepEqual(events.filter((e) => e.policyEvent), []);
         saw.outputs = Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
         assert.equal(up.summary.result, "succeeded");
         saw.memoryMiB = environmentMemoryMiB(NETNS);
