@@ -5,7 +5,8 @@
 # Prints the directory that holds links to all of them (add it to PATH).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-export PATH="/usr/local/go/bin:$PATH"
+# The go on PATH, else the machines' own at /usr/local/go.
+command -v go >/dev/null 2>&1 || export PATH="/usr/local/go/bin:$PATH"
 cache="${SIM_CACHE:-$HOME/.cache/istio-multicluster-sim}"
 export CGO_ENABLED=0
 
