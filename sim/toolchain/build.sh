@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds every binary the simulated environment runs, from the Go modules pinned in the go.mod/go.sum
 # files beside this script, with the ordinary go command (the Go module proxy is the only source).
-# Each piece lands in $SIM_CACHE/bin/<piece>-<version>-<go.sum hash>/, so a second run reuses it.
+# Each piece lands in $SIM_CACHE/bin/<piece>-<version>-<hash of go.sum and this script>/, so a second
+# run reuses it.
 # Prints the directory that holds links to all of them (add it to PATH).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -21,10 +22,11 @@ ISTIO_VERSION=1.31-dev.$ISTIO_COMMIT
 
 log() { printf 'toolchain: %s\n' "$*" >&2; }
 
-# piece_dir <module dir> <version>: the cache directory of one piece, keyed by version and go.sum.
+# piece_dir <module dir> <version>: the cache directory of one piece, keyed by its version, its go.sum
+# and this script (which holds the ldflags).
 piece_dir() {
   local sum
-  sum="$(sha256sum "$here/$1/go.sum" | cut -c1-12)"
+  sum="$(cat "$here/$1/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)"
   printf '%s/bin/%s-%s-%s' "$cache" "$1" "$2" "$sum"
 }
 
