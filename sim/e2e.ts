@@ -201,6 +201,11 @@ async function inside(state: SimState): Promise<void> {
         const up = await stack.up(options);
         saw.addSeconds = (Date.now() - start) / 1000;
         assert.equal(up.summary.result, "succeeded");
+        saw.clustersWithBoth = await eventually(async () => {
+            const clusters = await istiodClusters();
+            assert.equal(clusters[remote2.name], "synced");
+            return clusters;
+        });
         saw.endpointsWithBoth = await helloEndpoints([
             `${await podIp(primary, "v1")}:5000`,
             `${await gatewayAddress(state, remote1)}:15443`,
@@ -216,6 +221,11 @@ async function inside(state: SimState): Promise<void> {
         assert.deepEqual(Object.entries(removeOps).filter(([, op]) => op !== "delete"), [[`${primary.name}-cluster-aware-routing-mesh-networks`, "update"]]);
         assert.equal((await stack.up(options)).summary.result, "succeeded");
         saw.endpointsAfterRemove = await helloEndpoints([`${await podIp(primary, "v1")}:5000`, `${await gatewayAddress(state, remote1)}:15443`]);
+        saw.clustersAfterRemove = await eventually(async () => {
+            const clusters = await istiodClusters();
+            assert.equal(clusters[remote2.name], undefined, `istiod no longer watches ${remote2.name}`);
+            return clusters;
+        });
     });
 
     await step("7. a remote API server down: istiod keeps serving cluster1, pulumi up names the cluster, then converges once it is back", async (saw) => {
