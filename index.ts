@@ -16,10 +16,13 @@ const config = loadStackConfig(pulumi.runtime.allConfig());
 const clusters = [config.primary, ...config.remotes];
 const source = config.istio;
 
+// Secrets are updated in place (enableSecretMutable): by default the provider replaces a Secret whose
+// data changes, and a named one is deleted before it is recreated — a remote secret would vanish from
+// istiod during a token rotation (seen in the e2e), and `cacerts` during a CA rotation.
 const providers = new Map(
     clusters.map((c) => [
         c.name,
-        new k8s.Provider(c.name, { kubeconfig: pulumi.secret(c.kubeconfig), context: c.context }),
+        new k8s.Provider(c.name, { kubeconfig: pulumi.secret(c.kubeconfig), context: c.context, enableSecretMutable: true }),
     ]),
 );
 const providerOf = (name: string) => providers.get(name) as k8s.Provider;

@@ -3,7 +3,7 @@
  * @kubernetes/client-node and istiod's debug and xDS ports. Each returns what it saw; the e2e asserts.
  */
 import { execFileSync } from "node:child_process";
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
@@ -45,19 +45,29 @@ export async function remoteSecret(state: SimState, primary: SimCluster, remote:
     const kubeconfig = Buffer.from(secret.data?.[remote.name] ?? "", "base64").toString("utf8");
     const kc = new KubeConfig();
     kc.loadFromString(kubeconfig);
-    const accepted = await kc
-        .makeApiClient(CoreV1Api)
-        .listNamespace({ limit: 1 })
-        .then(() => true)
-        .catch(() => false);
     return {
         name: secret.metadata?.name,
         label: secret.metadata?.labels?.["istio/multiCluster"],
         annotation: secret.metadata?.annotations?.["networking.istio.io/cluster"],
         keys,
         server: kc.getCurrentCluster()?.server,
-        tokenAccepted: accepted,
+        tokenAccepted: await tokenAccepted(kubeconfig),
+        /** A fingerprint of the token, to tell tokens apart without keeping one. */
+        tokenFingerprint: createHash("sha256").update(kc.getCurrentUser()?.token ?? "").digest("hex").slice(0, 12),
+        /** Kept in memory only (never in the report): to check the old token once it is rotated. */
+        kubeconfig,
     };
+}
+
+/** Whether an API server accepts the kubeconfig's credentials (listing namespaces needs a valid token). */
+export async function tokenAccepted(kubeconfig: string): Promise<boolean> {
+    const kc = new KubeConfig();
+    kc.loadFromString(kubeconfig);
+    return kc
+        .makeApiClient(CoreV1Api)
+        .listNamespace({ limit: 1 })
+        .then(() => true)
+        .catch(() => false);
 }
 
 /** The mesh networks istiod reads from the primary's `istio` ConfigMap. */

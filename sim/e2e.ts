@@ -22,6 +22,7 @@ import {
     missingChartKeys,
     remoteSecret,
     samplePods,
+    tokenAccepted,
     xdsEndpoints,
 } from "./checks";
 import { down, inNamespace, prepare, reexecInNamespace, startInside, stopApiServer, writeStackFile } from "./environment";
@@ -95,7 +96,8 @@ async function inside(state: SimState): Promise<void> {
     const pulumiLog = logTo(path.join(state.logDir, "pulumi.log"));
     const stack: Stack = await simStack(state);
     const options = { onOutput: pulumiLog, policyPacks };
-    const configure = (clusters: readonly SimCluster[], versions?: Record<string, readonly string[]>) => writeStackFile(state, clusters, versions);
+    const configure = (clusters: readonly SimCluster[], versions?: Record<string, readonly string[]>, tokenRotations?: Record<string, string>) =>
+        writeStackFile(state, clusters, { sampleVersions: versions, tokenRotations });
     const sidecarIp = `${primary.podCIDR.split(".").slice(0, 2).join(".")}.250.250`;
     const helloEndpoints = async (expected: string[]) =>
         eventually(() => {
@@ -147,7 +149,8 @@ async function inside(state: SimState): Promise<void> {
         assert.ok(chains.every((c) => c.chainsToRoot), "every cacerts intermediate is signed by its root");
         assert.equal(new Set(chains.map((c) => c.root)).size, 1, "one root for every cluster");
         const secret = await remoteSecret(state, primary, remote1);
-        saw.remoteSecret = secret;
+        const { kubeconfig: _kubeconfig, ...shown } = secret; // the report never holds a credential
+        saw.remoteSecret = shown;
         assert.deepEqual(
             { name: secret.name, label: secret.label, annotation: secret.annotation, keys: secret.keys, server: secret.server, tokenAccepted: secret.tokenAccepted },
             { name: "istio-remote-secret-cluster2", label: "true", annotation: "cluster2", keys: ["cluster2"], server: state.apiServers.cluster2, tokenAccepted: true },
@@ -186,8 +189,37 @@ async function inside(state: SimState): Promise<void> {
         assert.deepEqual(Object.keys(up.summary.resourceChanges ?? {}).filter((op) => op !== "same" && op !== "read"), []);
     });
 
+    await step("5b. rotating a remote's token from the config: the new token is in the remote secret before the old one is deleted", async (saw) => {
+        const before = await remoteSecret(state, primary, remote1);
+        configure([primary, remote1], undefined, { [remote1.name]: "2" });
+        const events: EngineEvent[] = [];
+        const up = await stack.up({ ...options, onEvent: (e) => events.push(e) });
+        assert.equal(up.summary.result, "succeeded");
+        // The steps that changed something, in the order the engine ran them.
+        const order = events
+            .map((e) => e.resourcePreEvent?.metadata)
+            .filter((m): m is NonNullable<typeof m> => m !== undefined && !["same", "read", "discard"].includes(m.op))
+            .map((m) => `${m.op} ${m.urn.split("::").pop() ?? ""}`);
+        saw.order = order;
+        const token = `${remote1.name}-remote-secret-reader-token`;
+        // New token first, then the remote secret updated in place (never deleted), then the old token deleted.
+        assert.deepEqual(order, [`create-replacement ${token}`, `replace ${token}`, `update ${remote1.name}-remote-secret-secret`, `delete-replaced ${token}`]);
+        const after = await remoteSecret(state, primary, remote1);
+        saw.tokenChanged = before.tokenFingerprint !== after.tokenFingerprint;
+        assert.ok(saw.tokenChanged, "the remote secret holds a new token");
+        assert.equal(after.tokenAccepted, true, "the new token works");
+        // The API server stops accepting a legacy token once its Secret is gone (through its cache: soon, not at once).
+        await eventually(async () => assert.equal(await tokenAccepted(before.kubeconfig), false, "the old token no longer works"));
+        saw.clusters = await eventually(async () => {
+            const clusters = await istiodClusters();
+            assert.equal(clusters[remote1.name], "synced");
+            return clusters;
+        });
+        configure([primary, remote1], undefined, { [remote1.name]: "2" });
+    });
+
     await step("6. adding a remote changes only the primary's mesh networks and adds its remote secret; removing it takes back exactly that", async (saw) => {
-        configure([primary, remote1, remote2], { [primary.name]: ["v1"], [remote1.name]: ["v2"], [remote2.name]: ["v2"] });
+        configure([primary, remote1, remote2], { [primary.name]: ["v1"], [remote1.name]: ["v2"], [remote2.name]: ["v2"] }, { [remote1.name]: "2" });
         const events: EngineEvent[] = [];
         await stack.preview({ ...options, onEvent: (e) => events.push(e) });
         const ops = collectSteps(events);
@@ -212,7 +244,7 @@ async function inside(state: SimState): Promise<void> {
             `${await gatewayAddress(state, remote2)}:15443`,
         ]);
 
-        configure([primary, remote1]);
+        configure([primary, remote1], undefined, { [remote1.name]: "2" });
         const removeEvents: EngineEvent[] = [];
         await stack.preview({ ...options, onEvent: (e) => removeEvents.push(e) });
         const removeOps = collectSteps(removeEvents);

@@ -147,10 +147,14 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
 }
 
 /** Writes `Pulumi.sim.yaml` for `clusters` of the environment (the first is the primary). */
-export function writeStackFile(state: SimState, clusters: readonly SimCluster[], sampleVersions?: Record<string, readonly string[]>): void {
+export function writeStackFile(
+    state: SimState,
+    clusters: readonly SimCluster[],
+    options: { sampleVersions?: Record<string, readonly string[]>; tokenRotations?: Record<string, string> } = {},
+): void {
     fs.writeFileSync(
         STACK_FILE,
-        stackConfigYaml({ clusters, kubeconfig: state.kubeconfig, apiServers: state.apiServers, chartDirectory: state.chartDirectory, caDirectory: state.caDirectory, sampleVersions }),
+        stackConfigYaml({ clusters, kubeconfig: state.kubeconfig, apiServers: state.apiServers, chartDirectory: state.chartDirectory, caDirectory: state.caDirectory, ...options }),
     );
 }
 

@@ -59,6 +59,8 @@ export interface StackConfigInput {
     readonly caDirectory: string;
     /** helloworld versions by cluster; default: the page's placement. */
     readonly sampleVersions?: Readonly<Record<string, readonly string[]>>;
+    /** `tokenRotation` of remotes, by cluster name. */
+    readonly tokenRotations?: Readonly<Record<string, string>>;
 }
 
 /** `Pulumi.sim.yaml`: the program's own keys and defaults; only where charts and CA come from differ. */
@@ -69,6 +71,7 @@ export function stackConfigYaml(input: StackConfigInput): string {
         kubeconfig: input.kubeconfig,
         context: c.context,
         apiServer: input.apiServers[c.name],
+        ...(input.tokenRotations?.[c.name] !== undefined ? { tokenRotation: input.tokenRotations[c.name] } : {}),
     });
     const [primary, ...remotes] = input.clusters;
     const config: Record<string, unknown> = {

@@ -29,6 +29,8 @@ describe("the program", () => {
             for (const p of providers) {
                 assert.equal(p.inputs.context, `kind-${p.name}`);
                 assert.deepEqual(p.secretInputs, ["kubeconfig"]);
+                // A changed Secret (remote secret, cacerts) is updated, never deleted and recreated.
+                assert.equal(String(p.inputs.enableSecretMutable), "true"); // provider inputs travel as strings
             }
         });
 
