@@ -58,7 +58,7 @@ export interface RemoteSecretArgs {
 /**
  * What `istioctl create-remote-secret` makes, as resources: a long-lived token for the remote's
  * `istio-reader-service-account` (Pulumi waits up to 5 seconds for Kubernetes to fill it in; see
- * the README's "Rotating a remote's token"), turned into a kubeconfig
+ * the README's "Rotate a remote secret's token"), turned into a kubeconfig
  * and stored on the primary as a Secret labelled `istio/multiCluster: "true"`, which istiod watches to
  * discover the remote's services and endpoints. The Secret lands on `opts.provider` (the primary).
  */

@@ -9,6 +9,7 @@
  */
 import { promises as dns } from "node:dns";
 import { isIP } from "node:net";
+import { isIpAddress } from "./istio-values";
 
 /** Turns a DNS name into its IPv4 addresses. */
 export type ResolveAddress = (hostname: string) => Promise<readonly string[]>;
@@ -43,7 +44,7 @@ export function lowestIPv4(addresses: readonly string[]): string {
 
 /** `address` itself if it is an IP, else one IPv4 address it resolves to (see the module comment). */
 export async function remotePilotAddress(address: string, resolve: ResolveAddress, retry: RetryPolicy = DEFAULT_RETRY): Promise<string> {
-    if (isIP(address) !== 0) return address;
+    if (isIpAddress(address)) return address;
     let waited = 0;
     let delay = retry.firstDelayMs;
     for (;;) {

@@ -10,15 +10,8 @@ import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig, type V1Pod } from "@
 import * as YAML from "yaml";
 import { CHART_KEYS, type IstioChart } from "../lib/chart-keys";
 import type { MeshNetworks } from "../lib/istio-values";
-import type { SimState } from "./state";
+import { type SimState, kubeConfigOf } from "./state";
 import type { SimCluster } from "./topology";
-
-export function kubeConfigOf(state: SimState, cluster: SimCluster): KubeConfig {
-    const kc = new KubeConfig();
-    kc.loadFromFile(state.kubeconfig);
-    kc.setCurrentContext(cluster.context);
-    return kc;
-}
 
 export const coreOf = (state: SimState, cluster: SimCluster) => kubeConfigOf(state, cluster).makeApiClient(CoreV1Api);
 

@@ -72,17 +72,18 @@ async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 60_000): P
     }
 }
 
-/** The operations a preview or update would run, by resource name (only those that change something). */
-function collectSteps(events: EngineEvent[]): Record<string, string> {
-    const ops: Record<string, string> = {};
-    for (const e of events) {
+/** The steps of a preview or update that change something, in the order the engine ran them. */
+function changingSteps(events: EngineEvent[]): { op: string; name: string }[] {
+    return events.flatMap((e) => {
         const m = e.resourcePreEvent?.metadata;
         // Reads (the gateway Services' addresses) and discarding a read change nothing on a cluster.
-        if (!m || ["same", "read", "discard"].includes(m.op)) continue;
-        const name = m.urn.split("::").pop() as string;
-        ops[name] = m.op;
-    }
-    return ops;
+        return m && !["same", "read", "discard"].includes(m.op) ? [{ op: m.op, name: m.urn.split("::").pop() as string }] : [];
+    });
+}
+
+/** The operations a preview or update would run, by resource name (only those that change something). */
+function collectSteps(events: EngineEvent[]): Record<string, string> {
+    return Object.fromEntries(changingSteps(events).map(({ name, op }) => [name, op]));
 }
 
 function logTo(file: string) {
@@ -104,6 +105,14 @@ async function inside(state: SimState): Promise<void> {
             const seen = xdsEndpoints(state, primary, sidecarIp, HELLO);
             assert.deepEqual(seen, [...expected].sort());
             return seen;
+        });
+    /** istiod's clusters, once it reports `cluster` synced (`false`: once it no longer watches it). */
+    const istiodSees = (cluster: SimCluster, watched = true) =>
+        eventually(async () => {
+            const clusters = await istiodClusters();
+            if (watched) assert.equal(clusters[cluster.name], "synced");
+            else assert.equal(clusters[cluster.name], undefined, `istiod no longer watches ${cluster.name}`);
+            return clusters;
         });
     const podIp = async (cluster: SimCluster, version: string) => {
         const pod = (await samplePods(state, cluster)).find((p) => p.app === "helloworld" && p.version === version);
@@ -171,11 +180,7 @@ async function inside(state: SimState): Promise<void> {
     });
 
     await step("4. istiod syncs the remote, and serves a cluster1 sidecar the v1 pod and cluster2's gateway (split-horizon EDS)", async (saw) => {
-        saw.clusters = await eventually(async () => {
-            const clusters = await istiodClusters();
-            assert.equal(clusters[remote1.name], "synced");
-            return clusters;
-        });
+        saw.clusters = await istiodSees(remote1);
         const expected = [`${await podIp(primary, "v1")}:5000`, `${await gatewayAddress(state, remote1)}:15443`];
         saw.endpoints = await helloEndpoints(expected);
         saw.v2PodIp = await podIp(remote1, "v2");
@@ -196,10 +201,7 @@ async function inside(state: SimState): Promise<void> {
         const up = await stack.up({ ...options, onEvent: (e) => events.push(e) });
         assert.equal(up.summary.result, "succeeded");
         // The steps that changed something, in the order the engine ran them.
-        const order = events
-            .map((e) => e.resourcePreEvent?.metadata)
-            .filter((m): m is NonNullable<typeof m> => m !== undefined && !["same", "read", "discard"].includes(m.op))
-            .map((m) => `${m.op} ${m.urn.split("::").pop() ?? ""}`);
+        const order = changingSteps(events).map(({ op, name }) => `${op} ${name}`);
         saw.order = order;
         const token = `${remote1.name}-remote-secret-reader-token`;
         // New token first, then the remote secret updated in place (never deleted), then the old token deleted.
@@ -210,12 +212,7 @@ async function inside(state: SimState): Promise<void> {
         assert.equal(after.tokenAccepted, true, "the new token works");
         // The API server stops accepting a legacy token once its Secret is gone (through its cache: soon, not at once).
         await eventually(async () => assert.equal(await tokenAccepted(before.kubeconfig), false, "the old token no longer works"));
-        saw.clusters = await eventually(async () => {
-            const clusters = await istiodClusters();
-            assert.equal(clusters[remote1.name], "synced");
-            return clusters;
-        });
-        configure([primary, remote1], undefined, { [remote1.name]: "2" });
+        saw.clusters = await istiodSees(remote1);
     });
 
     await step("6. adding a remote changes only the primary's mesh networks and adds its remote secret; removing it takes back exactly that", async (saw) => {
@@ -233,11 +230,7 @@ async function inside(state: SimState): Promise<void> {
         const up = await stack.up(options);
         saw.addSeconds = (Date.now() - start) / 1000;
         assert.equal(up.summary.result, "succeeded");
-        saw.clustersWithBoth = await eventually(async () => {
-            const clusters = await istiodClusters();
-            assert.equal(clusters[remote2.name], "synced");
-            return clusters;
-        });
+        saw.clustersWithBoth = await istiodSees(remote2);
         saw.endpointsWithBoth = await helloEndpoints([
             `${await podIp(primary, "v1")}:5000`,
             `${await gatewayAddress(state, remote1)}:15443`,
@@ -253,11 +246,7 @@ async function inside(state: SimState): Promise<void> {
         assert.deepEqual(Object.entries(removeOps).filter(([, op]) => op !== "delete"), [[`${primary.name}-cluster-aware-routing-mesh-networks`, "update"]]);
         assert.equal((await stack.up(options)).summary.result, "succeeded");
         saw.endpointsAfterRemove = await helloEndpoints([`${await podIp(primary, "v1")}:5000`, `${await gatewayAddress(state, remote1)}:15443`]);
-        saw.clustersAfterRemove = await eventually(async () => {
-            const clusters = await istiodClusters();
-            assert.equal(clusters[remote2.name], undefined, `istiod no longer watches ${remote2.name}`);
-            return clusters;
-        });
+        saw.clustersAfterRemove = await istiodSees(remote2, false);
     });
 
     await step("7. a remote API server down: istiod keeps serving cluster1, pulumi up names the cluster, then converges once it is back", async (saw) => {

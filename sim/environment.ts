@@ -232,7 +232,7 @@ export function status(): string[] {
     const state = readState();
     const lines = [`namespace ${NETNS}: ${namespaceExists() ? "present" : "MISSING"}`];
     lines.push(`supervisor: ${state.supervisorPid !== undefined && isAlive(state.supervisorPid) ? `running (pid ${state.supervisorPid})` : "NOT running"}`);
-    const env = { ...toolEnv(state.binDir) };
+    const env = toolEnv(state.binDir);
     for (const c of state.clusters) {
         const r = spawnSync("ip", ["netns", "exec", NETNS, path.join(state.binDir, "kubectl"), "--kubeconfig", state.kubeconfig, "--context", c.context, "get", "--raw", "/readyz"], { env, encoding: "utf8" });
         lines.push(`${c.name} (${c.role}, ${c.network}): API server ${state.apiServers[c.name]} ${r.status === 0 ? "ready" : "NOT ready"}`);

@@ -1,6 +1,7 @@
 /** Where the environment keeps its files (`.sim/`, git-ignored) and what `up` recorded for `status`, `down` and the e2e. */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
 import type { SimCluster } from "./topology";
 
 export const ROOT = path.join(__dirname, "..");
@@ -36,4 +37,12 @@ export function hasState(): boolean {
 export function writeState(state: SimState): void {
     fs.mkdirSync(SIM_DIR, { recursive: true });
     fs.writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+}
+
+/** The environment's kubeconfig with `cluster`'s context current. */
+export function kubeConfigOf(state: SimState, cluster: SimCluster): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromFile(state.kubeconfig);
+    kc.setCurrentContext(cluster.context);
+    return kc;
 }

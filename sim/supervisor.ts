@@ -9,19 +9,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CoreV1Api, KubeConfig, type V1Service } from "@kubernetes/client-node";
+import { CoreV1Api, type V1Service } from "@kubernetes/client-node";
 import { isStartable, istiodProcess } from "./istiod";
 import { type SimCluster, loadBalancerAddress } from "./topology";
-import { type SimState, readState } from "./state";
+import { kubeConfigOf, readState } from "./state";
 
 const POLL_MS = 1000;
-
-function api(state: SimState, cluster: SimCluster): CoreV1Api {
-    const kc = new KubeConfig();
-    kc.loadFromFile(state.kubeconfig);
-    kc.setCurrentContext(cluster.context);
-    return kc.makeApiClient(CoreV1Api);
-}
 
 const ingressIp = (s: V1Service) => s.status?.loadBalancer?.ingress?.[0]?.ip;
 
@@ -56,11 +49,8 @@ async function main(): Promise<void> {
     process.on("SIGTERM", stopAll);
     process.on("SIGINT", stopAll);
 
-    const cores = new Map(state.clusters.map((c) => [c.name, api(state, c)]));
-    const primaryConfig = new KubeConfig();
-    primaryConfig.loadFromFile(state.kubeconfig);
-    primaryConfig.setCurrentContext(primary.context);
-    const primaryKubeconfig = primaryConfig.exportConfig();
+    const cores = new Map(state.clusters.map((c) => [c.name, kubeConfigOf(state, c).makeApiClient(CoreV1Api)]));
+    const primaryKubeconfig = kubeConfigOf(state, primary).exportConfig();
     log(`supervising ${state.clusters.map((c) => c.name).join(", ")}`);
     for (;;) {
         for (const cluster of state.clusters) {
