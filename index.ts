@@ -10,6 +10,7 @@ import { SharedRootCA } from "./components/shared-root-ca";
 import { readCaCertsFiles } from "./lib/cacerts";
 import { type ClusterConfig, loadStackConfig } from "./lib/config";
 import type { IstioClusterArgs } from "./lib/istio-cluster";
+import { hasRevisions } from "./lib/revisions";
 
 // Validate everything before declaring anything: a bad config throws here with every problem listed.
 const config = loadStackConfig(pulumi.runtime.allConfig());
@@ -33,12 +34,16 @@ const cacerts =
         ? Object.fromEntries(clusters.map((c) => [c.name, readCaCertsFiles(directory, c.name)]))
         : new SharedRootCA("mesh-ca", { clusterNames: clusters.map((c) => c.name) }, { protect: config.protect.ca }).cacerts;
 
+/** The control planes by revision (one without revision unless `istio.revisions` is set). */
+const controlPlanes = { revisions: source.revisions, defaultRevision: source.defaultRevision };
+
 /** What every cluster's component takes, primary or remote. */
 const clusterArgs = (c: ClusterConfig): IstioClusterArgs => ({
     clusterName: c.name,
     network: c.network,
     meshId: source.meshId,
     source,
+    controlPlanes,
     caCerts: cacerts[c.name],
     protectCaCerts: config.protect.ca,
     gatewayAddress: c.gatewayAddress,
@@ -59,7 +64,7 @@ const remotes = config.remotes.map(
                     clusterName: config.primary.name,
                     provider: providerOf(config.primary.name),
                     namespace: primary.namespace,
-                    discoveryAddress: primary.discoveryAddress,
+                    discoveryAddresses: primary.discoveryAddresses,
                 },
             },
             { provider: providerOf(r.name) },
@@ -77,6 +82,7 @@ new ClusterAwareGateway(
     {
         namespace: primary.namespace,
         istiod: primary.istiod,
+        istiods: primary.istiods,
         networkGateways: members.map(({ cluster, mesh }) =>
             mesh.gatewayAddress.apply((address) => ({ clusterName: cluster.name, network: cluster.network, address })),
         ),
@@ -95,7 +101,8 @@ const samples = config.sample.enabled
                       versions: config.sample.versions[cluster.name] ?? [],
                       client: cluster === config.primary,
                       imageHub: source.hub,
-                      injectionReady: mesh.injectionReady,
+                      revision: config.sample.revision,
+                      injectionReady: mesh.injectionReadyFor(config.sample.revision),
                   },
                   { provider: providerOf(cluster.name) },
               ),
@@ -108,8 +115,12 @@ export const gatewayAddresses = pulumi
     .apply((addresses) => Object.fromEntries(members.map((m, i) => [m.cluster.name, addresses[i]])));
 /** The remote secrets istiod watches on the primary. */
 export const remoteSecretNames = pulumi.all(remotes.map((r) => r.remoteSecret.secretName));
-/** The Istio release the mesh runs. */
+/** The Istio release the mesh runs: the default revision's. */
 export const istioVersion = source.version;
+/** The control planes installed side by side (none listed: one control plane without revision). */
+export const revisions = hasRevisions(controlPlanes) ? source.revisions.map((r) => ({ name: r.name, version: r.version })) : [];
+/** The revision behind the `default` tag (unset without revisions). */
+export const defaultRevision = hasRevisions(controlPlanes) ? source.defaultRevision : undefined;
 /** The sample's namespace, when the sample is enabled. */
 export const sampleNamespace = samples.length > 0 ? samples[0].namespace : undefined;
 /** The page's proof, as a command to run (or `npm run verify`). */

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { HelloworldVersion } from "../lib/config";
+import { injectionLabels } from "../lib/revisions";
 
 /** Istio's sample images, pinned. `docker.io/istio` still serves the helloworld images; curl is curlimages'. */
 export const SAMPLE_IMAGES = {
@@ -23,6 +24,11 @@ export interface HelloworldSampleArgs {
     readonly client: boolean;
     /** Registry of Istio's sample images (`<hub>/examples-helloworld-<version>`). */
     readonly imageHub: string;
+    /**
+     * The revision the namespace is pinned to (label `istio.io/rev`).
+     * @default the `default` tag (label `istio-injection=enabled`)
+     */
+    readonly revision?: string;
     /** What must be ready before pods here can get a sidecar: this cluster's injection path. */
     readonly injectionReady: readonly pulumi.Resource[];
 }
@@ -47,7 +53,7 @@ export class HelloworldSample extends pulumi.ComponentResource {
 
         const namespace = new k8s.core.v1.Namespace(
             `${name}-namespace`,
-            { metadata: { name: args.namespace, labels: { "istio-injection": "enabled" } } },
+            { metadata: { name: args.namespace, labels: injectionLabels(args.revision) } },
             { parent: this },
         );
         this.namespace = namespace.metadata.name;

@@ -1,6 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { type IstioClusterArgs, declareIstioSystem, declareNetworkGateway, istioRelease } from "../lib/istio-cluster";
+import {
+    type IstioClusterArgs,
+    controlPlanesOf,
+    declareDefaultTag,
+    declareIstioSystem,
+    declareIstiods,
+    declareNetworkGateway,
+} from "../lib/istio-cluster";
 import { exposeIstiodGateway, exposeIstiodVirtualService, strictPeerAuthentication } from "../lib/istio-config";
 import { primaryIstiodValues } from "../lib/istio-values";
 
@@ -11,67 +18,78 @@ import { primaryIstiodValues } from "../lib/istio-values";
 export type IstioPrimaryArgs = IstioClusterArgs;
 
 /**
- * The primary cluster: istiod for the whole mesh, its network gateway, istiod exposed through that
- * gateway for the remotes (Istio's `expose-istiod` sample) and mesh-wide STRICT mTLS.
- * The cluster arrives as `opts.provider`.
+ * The primary cluster: istiod for the whole mesh (one per revision), its network gateway, each istiod
+ * exposed through that gateway for the remotes (Istio's `expose-istiod` sample, `expose-istiod-rev`
+ * with revisions), the `default` tag, and mesh-wide STRICT mTLS. The cluster arrives as `opts.provider`.
  */
 export class IstioPrimary extends pulumi.ComponentResource {
     /** Name of the `istio-system` namespace, known once it exists (so dependents wait for it). */
     public readonly namespace: pulumi.Output<string>;
-    /** The istiod release; the ConfigMap `istio` and injection exist once it is ready. */
+    /** The istiod release of the default revision; its ConfigMap and injection exist once it is ready. */
     public readonly istiod: k8s.helm.v3.Release;
+    /** The istiod release of each revision, by revision name ("" without revisions). */
+    public readonly istiods: ReadonlyMap<string, k8s.helm.v3.Release>;
     /** Address of this cluster's network gateway (IP or DNS name). */
     public readonly gatewayAddress: pulumi.Output<string>;
-    /** What workloads here wait for before their pods can be injected. */
+    /** What workloads here wait for before their pods can be injected through the `default` tag. */
     public readonly injectionReady: readonly pulumi.Resource[];
     /**
-     * The same address, known only once istiod is exposed on it: what remotes use as
-     * `remotePilotAddress`, so they cannot start before the primary can serve them.
+     * The same address, known only once the revision's istiod is exposed on it: what a remote's
+     * `remotePilotAddress` for that revision is, so it cannot start before the primary can serve it.
+     * By revision name, as {@link istiods}.
      */
+    public readonly discoveryAddresses: ReadonlyMap<string, pulumi.Output<string>>;
+    /** The default revision's discovery address (the only one without revisions). */
     public readonly discoveryAddress: pulumi.Output<string>;
 
     constructor(name: string, args: IstioPrimaryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("istio-multicluster:index:IstioPrimary", name, {}, opts);
 
-        const system = declareIstioSystem(
-            name,
-            { ...args, role: "primary" },
-            this,
-        );
+        const planes = controlPlanesOf(args);
+        const system = declareIstioSystem(name, { ...args, controlPlanes: planes, role: "primary" }, this);
         this.namespace = system.namespace.metadata.name;
 
-        this.istiod = istioRelease(
-            `${name}-istiod`,
+        this.istiods = declareIstiods(
+            name,
             {
-                release: "istiod",
-                chart: "istiod",
                 source: args.source,
+                controlPlanes: planes,
                 namespace: this.namespace,
-                values: primaryIstiodValues(args, args.source.hub),
+                values: (r) => primaryIstiodValues(args, args.source.hub, r.name),
             },
             // istiod reads `cacerts` once at start: without it, it would mint a self-signed root of its own.
             { parent: this, dependsOn: [system.cacerts, system.base] },
         );
+        this.istiod = this.istiods.get(planes.defaultRevision) as k8s.helm.v3.Release;
 
-        this.injectionReady = [this.istiod];
+        const tag = declareDefaultTag(name, planes, undefined, { parent: this, dependsOn: [this.istiod] });
+        this.injectionReady = tag ? [this.istiod, tag] : [this.istiod];
 
         const gateway = declareNetworkGateway(
             name,
-            { network: args.network, namespace: this.namespace, source: args.source, gatewayAddress: args.gatewayAddress },
+            { network: args.network, namespace: this.namespace, source: args.source, controlPlanes: planes, gatewayAddress: args.gatewayAddress },
             { parent: this, dependsOn: [this.istiod] },
         );
         this.gatewayAddress = gateway.address;
 
+        // Istio objects wait for the default revision's istiod, whose webhook validates them.
         const afterIstiod = { parent: this, dependsOn: [this.istiod] };
-        const exposed = [exposeIstiodGateway(), exposeIstiodVirtualService()].map(
-            (body) => new k8s.apiextensions.CustomResource(`${name}-${body.metadata.name}`, body, afterIstiod),
+        const istiodGateway = new k8s.apiextensions.CustomResource(`${name}-istiod-gateway`, exposeIstiodGateway(), afterIstiod);
+        this.discoveryAddresses = new Map(
+            [...this.istiods].map(([revision, istiod]) => {
+                const body = exposeIstiodVirtualService(revision);
+                const vs = new k8s.apiextensions.CustomResource(`${name}-${body.metadata.name}`, body, { parent: this, dependsOn: [this.istiod, istiod] });
+                return [revision, pulumi.all([this.gatewayAddress, istiodGateway.urn, vs.urn]).apply(([address]) => address)];
+            }),
         );
+        this.discoveryAddress = this.discoveryAddresses.get(planes.defaultRevision) as pulumi.Output<string>;
         new k8s.apiextensions.CustomResource(`${name}-peer-authentication`, strictPeerAuthentication(), afterIstiod);
 
-        this.discoveryAddress = pulumi
-            .all([this.gatewayAddress, ...exposed.map((r) => r.urn)])
-            .apply(([address]) => address);
-
         this.registerOutputs({ namespace: this.namespace, gatewayAddress: this.gatewayAddress });
+    }
+
+    /** What pods pinned to `revision` (`istio.io/rev`) wait for; undefined: the `default` tag. */
+    injectionReadyFor(revision: string | undefined): readonly pulumi.Resource[] {
+        return revision === undefined ? this.injectionReady : [this.istiods.get(revision) as k8s.helm.v3.Release];
     }
 }

@@ -1,7 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { type IstioClusterArgs, declareIstioSystem, declareNetworkGateway, istioRelease } from "../lib/istio-cluster";
-import { remoteIstiodValues } from "../lib/istio-values";
+import {
+    type IstioClusterArgs,
+    controlPlanesOf,
+    declareDefaultTag,
+    declareIstioSystem,
+    declareIstiods,
+    declareNetworkGateway,
+} from "../lib/istio-cluster";
+import { injectionPath, remoteIstiodValues } from "../lib/istio-values";
 import { type ResolveAddress, remotePilotAddress, resolveWithSystemDns } from "../lib/resolve-address";
 import { RemoteSecret } from "./remote-secret";
 
@@ -13,8 +20,11 @@ export interface PrimaryReference {
     readonly provider: pulumi.ProviderResource;
     /** The primary's `istio-system` namespace. */
     readonly namespace: pulumi.Input<string>;
-    /** The address istiod is exposed on through the primary's network gateway. */
-    readonly discoveryAddress: pulumi.Input<string>;
+    /**
+     * The address each revision's istiod is exposed on through the primary's network gateway, by
+     * revision name ("" without revisions); the remote installs the same revisions.
+     */
+    readonly discoveryAddresses: ReadonlyMap<string, pulumi.Input<string>>;
 }
 
 /** A remote: its identity, charts and CA ({@link IstioClusterArgs}), and how it reaches the primary. */
@@ -39,8 +49,9 @@ export interface IstioRemoteArgs extends IstioClusterArgs {
 }
 
 /**
- * A remote cluster: no istiod of its own; its injection webhook and `istiod` Service point at the
- * primary's istiod through the primary's network gateway. It is attached to the primary by a
+ * A remote cluster: no istiod of its own; per revision, its injection webhook and `istiod(-<rev>)`
+ * Service point at that revision's istiod on the primary through the primary's network gateway, and
+ * the `default` tag at the default revision's. It is attached to the primary by a
  * {@link RemoteSecret}, and has its own network gateway, installed once the primary can see it.
  * The cluster arrives as `opts.provider`.
  */
@@ -49,37 +60,49 @@ export class IstioRemote extends pulumi.ComponentResource {
     public readonly gatewayAddress: pulumi.Output<string>;
     /** The remote secret on the primary. */
     public readonly remoteSecret: RemoteSecret;
-    /** The remote's istiod release (webhooks and `istiod` Service). */
+    /** The remote's istiod release of the default revision (webhooks and `istiod(-<rev>)` Service). */
     public readonly istiod: k8s.helm.v3.Release;
+    /** The remote's istiod release of each revision, by revision name ("" without revisions). */
+    public readonly istiods: ReadonlyMap<string, k8s.helm.v3.Release>;
     /**
      * What workloads here wait for before their pods can be injected: the webhooks, and the primary
      * knowing this cluster (istiod then patches the webhooks' CA bundle and trusts its tokens).
      */
     public readonly injectionReady: readonly pulumi.Resource[];
 
+    /** What pods pinned to `revision` (`istio.io/rev`) wait for; undefined: the `default` tag. */
+    injectionReadyFor(revision: string | undefined): readonly pulumi.Resource[] {
+        return revision === undefined ? this.injectionReady : [this.istiods.get(revision) as k8s.helm.v3.Release, this.remoteSecret];
+    }
+
     constructor(name: string, args: IstioRemoteArgs, opts: pulumi.ComponentResourceOptions & { provider: pulumi.ProviderResource }) {
         super("istio-multicluster:index:IstioRemote", name, {}, opts);
 
+        const planes = controlPlanesOf(args);
         const system = declareIstioSystem(
             name,
-            { ...args, role: "remote", controlPlaneCluster: args.primary.clusterName },
+            { ...args, controlPlanes: planes, role: "remote", controlPlaneCluster: args.primary.clusterName },
             this,
         );
         const namespace = system.namespace.metadata.name;
 
         const resolve = args.resolveAddress ?? resolveWithSystemDns;
-        const pilotAddress = pulumi.output(args.primary.discoveryAddress).apply((a) => remotePilotAddress(a, resolve));
-        this.istiod = istioRelease(
-            `${name}-istiod`,
+        this.istiods = declareIstiods(
+            name,
             {
-                release: "istiod",
-                chart: "istiod",
                 source: args.source,
+                controlPlanes: planes,
                 namespace,
-                values: remoteIstiodValues(args, args.source.hub, pilotAddress),
+                values: (r) => {
+                    const discovery = args.primary.discoveryAddresses.get(r.name);
+                    if (discovery === undefined) throw new Error(`the primary has no revision "${r.name}" for ${name}`);
+                    const pilotAddress = pulumi.output(discovery).apply((a) => remotePilotAddress(a, resolve));
+                    return remoteIstiodValues(args, args.source.hub, pilotAddress, r.name);
+                },
             },
             { parent: this, dependsOn: [system.cacerts, system.base] },
         );
+        this.istiod = this.istiods.get(planes.defaultRevision) as k8s.helm.v3.Release;
 
         this.remoteSecret = new RemoteSecret(
             `${name}-remote-secret`,
@@ -88,20 +111,21 @@ export class IstioRemote extends pulumi.ComponentResource {
                 apiServer: args.apiServer,
                 remoteProvider: opts.provider,
                 remoteNamespace: namespace,
-                readerReady: [system.base, this.istiod],
+                readerReady: [system.base, ...this.istiods.values()],
                 tokenRotation: args.tokenRotation,
                 namespace: args.primary.namespace,
             },
             { parent: this, provider: args.primary.provider, protect: args.protectRemoteSecret },
         );
 
-        this.injectionReady = [this.istiod, this.remoteSecret];
+        const tag = declareDefaultTag(name, planes, injectionPath(args), { parent: this, dependsOn: [this.istiod] });
+        this.injectionReady = [this.istiod, ...(tag ? [tag] : []), this.remoteSecret];
 
         // The gateway's pods need injection and certificates from the primary's istiod.
         const gateway = declareNetworkGateway(
             name,
-            { network: args.network, namespace, source: args.source, gatewayAddress: args.gatewayAddress },
-            { parent: this, dependsOn: [...this.injectionReady] },
+            { network: args.network, namespace, source: args.source, controlPlanes: planes, gatewayAddress: args.gatewayAddress },
+            { parent: this, dependsOn: [this.istiod, this.remoteSecret] },
         );
         this.gatewayAddress = gateway.address;
 

@@ -14,9 +14,11 @@ export type IstioChart = "base" | "istiod" | "gateway";
 export const CHART_KEYS: Readonly<Record<IstioChart, Readonly<Record<string, string>>>> = {
     base: {
         profile: "templates/zzz_profile.yaml (files/profile-remote.yaml)",
+        defaultRevision: "values.yaml defaultRevision (templates/defaultrevision-validatingwebhookconfiguration.yaml)",
     },
     istiod: {
         profile: "templates/zzz_profile.yaml (files/profile-remote.yaml)",
+        revision: "values.yaml revision (suffixes every object: istiod-<rev>, istio-<rev>, istio-sidecar-injector-<rev>)",
         "global.hub": "values.yaml global.hub",
         "global.meshID": "values.yaml global.meshID",
         "global.multiCluster.clusterName": "values.yaml global.multiCluster.clusterName",
@@ -30,6 +32,7 @@ export const CHART_KEYS: Readonly<Record<IstioChart, Readonly<Record<string, str
     gateway: {
         name: "values.yaml name",
         networkGateway: "values.yaml networkGateway",
+        revision: "values.yaml revision (templates/_helpers.tpl: pod label istio.io/rev)",
     },
 };
 

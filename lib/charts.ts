@@ -1,8 +1,9 @@
 /**
  * Where Istio's three charts come from: an https Helm repository, an OCI registry, or — for
  * air-gapped installs — a local directory holding `base`, `istiod` and `gateway`, each as a chart
- * directory (`<chart>/Chart.yaml`) or an archive as `helm pull` writes it (`<chart>-<version>.tgz`,
- * or `<chart>.tgz`).
+ * directory (`<chart>-<version>/` or `<chart>/`) or an archive as `helm pull` writes it
+ * (`<chart>-<version>.tgz`, or `<chart>.tgz`). The versioned names come first, so one directory can
+ * hold the charts of several revisions.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -27,7 +28,7 @@ export function localChartDirectory(repository: string, base = process.cwd()): s
 
 /** The chart's path in a local directory, or undefined when it holds no such chart. */
 export function findLocalChart(directory: string, chart: IstioChart, version: string): string | undefined {
-    const candidates = [path.join(directory, chart), path.join(directory, `${chart}-${version}.tgz`), path.join(directory, `${chart}.tgz`)];
+    const candidates = [`${chart}-${version}`, `${chart}-${version}.tgz`, chart, `${chart}.tgz`].map((c) => path.join(directory, c));
     return candidates.find((c) => (c.endsWith(".tgz") ? fs.existsSync(c) : fs.existsSync(path.join(c, "Chart.yaml"))));
 }
 

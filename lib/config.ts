@@ -13,6 +13,7 @@ import * as semver from "semver";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { isLocalChartRepository, localChartProblem } from "./charts";
+import { DEFAULT_TAG, type Revision, revisionNameOf } from "./revisions";
 
 /** The Pulumi project name, which is also the namespace of our config keys. */
 export const PROJECT = "istio-multicluster";
@@ -64,10 +65,15 @@ export interface StackConfig {
     readonly primary: ClusterConfig;
     readonly remotes: readonly ClusterConfig[];
     readonly istio: {
+        /** The version of the default revision (the only control plane when there are no revisions). */
         readonly version: string;
         readonly meshId: string;
         readonly chartRepository: string;
         readonly hub: string;
+        /** The control planes: one with revision "" when `istio.revisions` is not set. */
+        readonly revisions: readonly Revision[];
+        /** The revision behind the `default` tag ("" when `istio.revisions` is not set). */
+        readonly defaultRevision: string;
     };
     readonly ca: { readonly source: "generate" | "files"; readonly directory?: string };
     /** `protect` of what must not be deleted by accident: the CA, and the remote secrets. */
@@ -77,6 +83,8 @@ export interface StackConfig {
         readonly namespace: string;
         /** The helloworld versions each cluster runs, by cluster name (the page's placement when not set). */
         readonly versions: Readonly<Record<string, readonly HelloworldVersion[]>>;
+        /** The revision the sample namespace is pinned to (`istio.io/rev`); unset: the `default` tag. */
+        readonly revision?: string;
     };
 }
 
@@ -125,6 +133,30 @@ const url = (protocols: readonly string[], what: string) =>
         },
         { error: what },
     );
+
+const istioVersion = z
+    .string({ error: "an Istio release version such as 1.30.3" })
+    .regex(VERSION, { error: "an Istio release version such as 1.30.3", abort: true })
+    .refine((v) => semver.gte(v, MINIMUM_ISTIO_VERSION), {
+        error: `an Istio release version of at least ${MINIMUM_ISTIO_VERSION}`,
+    });
+
+/**
+ * Istio's revision names are DNS labels; `istiod-<rev>` is also a Helm release name (at most 53
+ * characters), and `default` is the tag's name, not a revision's.
+ */
+const MAX_REVISION = 46;
+const REVISION_NAME = `a revision name (a DNS-1123 label of at most ${MAX_REVISION} characters, not "${DEFAULT_TAG}")`;
+const isRevisionName = (v: string) => v.length <= MAX_REVISION && DNS1123_LABEL.test(v) && v !== DEFAULT_TAG;
+
+/** The revision names as the user wrote them (explicit, else derived from the version); for cross-checks on raw input. */
+function rawRevisionNames(istio: unknown): string[] {
+    const revisions = isRecord(istio) && Array.isArray(istio.revisions) ? istio.revisions : [];
+    return revisions
+        .filter(isRecord)
+        .map((r) => (typeof r.name === "string" ? r.name : typeof r.version === "string" ? revisionNameOf(r.version) : undefined))
+        .filter((n): n is string => n !== undefined);
+}
 
 const CHART_REPOSITORY =
     "an https:// or oci:// Helm chart repository URL, or a local directory holding the base, istiod and gateway charts (<chart>/ or <chart>-<version>.tgz)";
@@ -295,13 +327,7 @@ function stackSchema(raw: Record<string, unknown>) {
             remotes: z.array(remote, { error: "a list of clusters" }).min(1, { error: "a non-empty list of clusters" }),
             istio: known(
                 {
-                    version: z
-                        .string({ error: "an Istio release version such as 1.30.3" })
-                        .regex(VERSION, { error: "an Istio release version such as 1.30.3", abort: true })
-                        .refine((v) => semver.gte(v, MINIMUM_ISTIO_VERSION), {
-                            error: `an Istio release version of at least ${MINIMUM_ISTIO_VERSION}`,
-                        })
-                        .default(ISTIO_DEFAULTS.version),
+                    version: istioVersion.default(ISTIO_DEFAULTS.version),
                     meshId: labelValue("a mesh ID").default(ISTIO_DEFAULTS.meshId),
                     chartRepository: z
                         .string({ error: CHART_REPOSITORY })
@@ -314,15 +340,66 @@ function stackSchema(raw: Record<string, unknown>) {
                             error: "an image registry path such as docker.io/istio",
                         })
                         .default(ISTIO_DEFAULTS.hub),
+                    revisions: z
+                        .array(
+                            known(
+                                {
+                                    version: istioVersion,
+                                    name: z.string({ error: REVISION_NAME }).refine(isRevisionName, { error: REVISION_NAME }).optional(),
+                                },
+                                "a revision: { version, name? }",
+                            ),
+                            { error: "a list of revisions: [{ version, name? }]" },
+                        )
+                        .min(1, { error: "a non-empty list of revisions: [{ version, name? }]" })
+                        .optional(),
+                    defaultRevision: z.string({ error: "the name of a revision in istio.revisions" }).optional(),
                 },
-                "an object: { version?, meshId?, chartRepository?, hub? }",
+                "an object: { version?, meshId?, chartRepository?, hub?, revisions?, defaultRevision? }",
             )
-                .superRefine((istio, ctx) => {
-                    if (!isLocalChartRepository(istio.chartRepository)) return;
-                    const problem = localChartProblem(istio.chartRepository, istio.version);
-                    if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["chartRepository"], message: `${CHART_REPOSITORY} (${problem})` });
+                .superRefine((_, ctx) => {
+                    // The keys as written (the parsed object has defaults, and runs on invalid input too: see `always`).
+                    const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", path, message });
+                    const given = isRecord(raw.istio) ? raw.istio : {};
+                    const listed = Array.isArray(given.revisions) ? given.revisions : undefined;
+                    if (listed !== undefined && given.version !== undefined) {
+                        issue(["version"], "no version when istio.revisions is set (each revision names its version)");
+                    }
+                    const seen = { name: new Map<string, number>(), version: new Map<string, number>() };
+                    (listed ?? []).forEach((r: unknown, i) => {
+                        if (!isRecord(r) || typeof r.version !== "string") return;
+                        const name = typeof r.name === "string" ? r.name : revisionNameOf(r.version);
+                        if (r.name === undefined && !isRevisionName(name)) {
+                            issue(["revisions", i, "name"], `${REVISION_NAME}; the version's "${name}" is not one, so give a name`);
+                        }
+                        for (const [key, value] of [["name", name], ["version", r.version]] as const) {
+                            const first = seen[key].get(value);
+                            if (first === undefined) seen[key].set(value, i);
+                            else issue(["revisions", i, key], `a ${key} no other revision has (istio.revisions[${first}] has ${value})`);
+                        }
+                    });
+                    const names = [...seen.name.keys()];
+                    if (given.defaultRevision === undefined) {
+                        if (names.length > 1) issue(["defaultRevision"], `one of ${names.join(", ")} (required with several revisions)`);
+                    } else if (given.revisions === undefined) {
+                        issue(["defaultRevision"], "no defaultRevision without istio.revisions");
+                    } else if (typeof given.defaultRevision === "string" && listed !== undefined && !names.includes(given.defaultRevision)) {
+                        issue(["defaultRevision"], `one of the revisions: ${names.join(", ")}`);
+                    }
+                    if (typeof given.chartRepository !== "string" || !isLocalChartRepository(given.chartRepository)) return;
+                    const versions = listed === undefined ? [given.version ?? ISTIO_DEFAULTS.version] : [...seen.version.keys()];
+                    for (const version of new Set(versions.filter((v): v is string => typeof v === "string" && VERSION.test(v)))) {
+                        const problem = localChartProblem(given.chartRepository, version);
+                        if (problem !== undefined) issue(["chartRepository"], `${CHART_REPOSITORY} (${problem})`);
+                    }
+                }, always)
+                .transform(({ revisions, defaultRevision, ...rest }) => {
+                    if (revisions === undefined) return { ...rest, revisions: [{ name: "", version: rest.version }], defaultRevision: "" };
+                    const named = revisions.map((r): Revision => ({ name: r.name ?? revisionNameOf(r.version), version: r.version }));
+                    const byDefault = named.find((r) => r.name === defaultRevision) ?? named[0];
+                    return { ...rest, version: byDefault.version, revisions: named, defaultRevision: byDefault.name };
                 })
-                .default({ ...ISTIO_DEFAULTS }),
+                .default({ ...ISTIO_DEFAULTS, revisions: [{ name: "", version: ISTIO_DEFAULTS.version }], defaultRevision: "" }),
             ca: known(
                 {
                     source: z.enum(["generate", "files"], { error: '"generate" or "files"' }).default("generate"),
@@ -350,8 +427,9 @@ function stackSchema(raw: Record<string, unknown>) {
                             { error: 'a map of cluster name to helloworld versions, such as { "cluster3": ["v2"] }' },
                         )
                         .optional(),
+                    revision: z.string({ error: "the name of a revision in istio.revisions" }).optional(),
                 },
-                "an object: { enabled?, namespace?, versions? }",
+                "an object: { enabled?, namespace?, versions?, revision? }",
             ).default({ enabled: true, namespace: "sample" }),
         },
         "an object",
@@ -382,6 +460,16 @@ function stackSchema(raw: Record<string, unknown>) {
         const names = clusters.map((c) => c.value.name).filter((n): n is string => typeof n === "string");
         for (const key of Object.keys(versions).filter((k) => !names.includes(k))) {
             ctx.addIssue({ code: "custom", path: ["sample", "versions", key], message: `a cluster of this stack (${names.join(", ")})` });
+        }
+        if (isRecord(raw.sample) && typeof raw.sample.revision === "string") {
+            const names = rawRevisionNames(raw.istio);
+            if (!names.includes(raw.sample.revision)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["sample", "revision"],
+                    message: names.length > 0 ? `one of the revisions: ${names.join(", ")}` : "no revision without istio.revisions",
+                });
+            }
         }
         const ca = isRecord(raw.ca) ? raw.ca : {};
         if (ca.source === "files") {

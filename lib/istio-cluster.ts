@@ -10,6 +10,17 @@ import { type CaCerts, cacertsSecretData } from "./cacerts";
 import type { IstioChart } from "./chart-keys";
 import { findLocalChart, isLocalChartRepository, localChartDirectory } from "./charts";
 import {
+    type ControlPlanes,
+    DEFAULT_TAG,
+    type Revision,
+    defaultRevisionOf,
+    defaultTagWebhook,
+    hasRevisions,
+    newestVersion,
+    revisioned,
+    singleControlPlane,
+} from "./revisions";
+import {
     type IstioChartSource,
     ISTIO_SYSTEM,
     NETWORK_GATEWAY,
@@ -31,6 +42,12 @@ export interface IstioClusterArgs {
     readonly meshId: string;
     /** Istio version, chart repository and image hub. */
     readonly source: IstioChartSource;
+    /**
+     * The control planes by revision and the one behind the `default` tag (each revision's charts at
+     * its own version, from `source`'s repository).
+     * @default one control plane without revision, at `source.version`
+     */
+    readonly controlPlanes?: ControlPlanes;
     /** The cluster's `cacerts` (intermediate CA under the shared root). */
     readonly caCerts: CaCerts;
     /**
@@ -60,6 +77,42 @@ export function chartLocation(source: IstioChartSource, chart: IstioChart): { ch
     return source.chartRepository.startsWith("oci://")
         ? { chart: `${source.chartRepository.replace(/\/$/, "")}/${chart}`, version: source.version }
         : { chart, version: source.version, repositoryOpts: { repo: source.chartRepository } };
+}
+
+/** The control planes of a cluster: as given, else one without revision at `source.version`. */
+export function controlPlanesOf(args: Pick<IstioClusterArgs, "source" | "controlPlanes">): ControlPlanes {
+    return args.controlPlanes ?? singleControlPlane(args.source.version);
+}
+
+/** `source` at another version: where a revision's charts come from. */
+export function atVersion(source: IstioChartSource, version: string): IstioChartSource {
+    return { ...source, version };
+}
+
+/**
+ * The istiod release of each revision, named as Istio's Helm guide names them (`istiod`, `istiod-<rev>`)
+ * and as our resources are (`${name}-istiod`, `${name}-istiod-<rev>`), with the revision's values.
+ */
+export function declareIstiods(
+    name: string,
+    args: {
+        readonly source: IstioChartSource;
+        readonly controlPlanes: ControlPlanes;
+        readonly namespace: pulumi.Input<string>;
+        readonly values: (revision: Revision) => pulumi.Input<Record<string, unknown>>;
+    },
+    opts: pulumi.CustomResourceOptions,
+): ReadonlyMap<string, k8s.helm.v3.Release> {
+    return new Map(
+        args.controlPlanes.revisions.map((r) => [
+            r.name,
+            istioRelease(
+                revisioned(`${name}-istiod`, r.name),
+                { release: revisioned("istiod", r.name), chart: "istiod", source: atVersion(args.source, r.version), namespace: args.namespace, values: args.values(r) },
+                opts,
+            ),
+        ]),
+    );
 }
 
 /**
@@ -93,12 +146,16 @@ export function istioRelease(
 }
 
 export interface IstioSystemArgs extends Pick<IstioClusterArgs, "network" | "caCerts" | "protectCaCerts" | "source"> {
+    readonly controlPlanes: ControlPlanes;
     readonly role: "primary" | "remote";
     /** Set on remotes: the primary cluster whose istiod manages this one. */
     readonly controlPlaneCluster?: string;
 }
 
-/** `istio-system` with its network label, `cacerts` and the `base` chart; istiod must wait for `cacerts`. */
+/**
+ * `istio-system` with its network label, `cacerts` and the `base` chart (at the newest revision's
+ * version, its default validator on the default revision); istiod must wait for `cacerts`.
+ */
 export function declareIstioSystem(name: string, args: IstioSystemArgs, parent: pulumi.Resource) {
     const namespace = new k8s.core.v1.Namespace(
         `${name}-istio-system`,
@@ -127,9 +184,9 @@ export function declareIstioSystem(name: string, args: IstioSystemArgs, parent: 
         {
             release: "istio-base",
             chart: "base",
-            source: args.source,
+            source: atVersion(args.source, newestVersion(args.controlPlanes)),
             namespace: namespace.metadata.name,
-            values: baseValues(args.role),
+            values: baseValues(args.role, args.controlPlanes.defaultRevision),
         },
         { parent },
     );
@@ -139,6 +196,8 @@ export function declareIstioSystem(name: string, args: IstioSystemArgs, parent: 
 /**
  * The network (east-west) gateway and its address: the user's fixed `gatewayAddress`, else the first
  * load balancer address of the chart's Service, read once the release (which waits for it) is installed.
+ * It follows the default revision (chart version and `revision`): moving the default upgrades it in
+ * place, the Service and its address stay.
  */
 export function declareNetworkGateway(
     name: string,
@@ -146,6 +205,7 @@ export function declareNetworkGateway(
         readonly network: string;
         readonly namespace: pulumi.Input<string>;
         readonly source: IstioChartSource;
+        readonly controlPlanes: ControlPlanes;
         readonly gatewayAddress?: string;
     },
     opts: { readonly parent: pulumi.Resource; readonly dependsOn: pulumi.Input<pulumi.Resource>[] },
@@ -155,9 +215,9 @@ export function declareNetworkGateway(
         {
             release: NETWORK_GATEWAY.name,
             chart: "gateway",
-            source: args.source,
+            source: atVersion(args.source, defaultRevisionOf(args.controlPlanes).version),
             namespace: args.namespace,
-            values: networkGatewayValues(args.network),
+            values: networkGatewayValues(args.network, args.controlPlanes.defaultRevision),
         },
         { parent: opts.parent, dependsOn: opts.dependsOn },
     );
@@ -181,4 +241,19 @@ export function declareNetworkGateway(
                   return found;
               });
     return { release, address };
+}
+
+/** The `default` tag ({@link defaultTagWebhook}), declared only with revisions: without, istiod's own webhook is the default. */
+export function declareDefaultTag(
+    name: string,
+    controlPlanes: ControlPlanes,
+    injectionPath: string | undefined,
+    opts: { readonly parent: pulumi.Resource; readonly dependsOn: pulumi.Input<pulumi.Resource>[] },
+): k8s.admissionregistration.v1.MutatingWebhookConfiguration | undefined {
+    if (!hasRevisions(controlPlanes)) return undefined;
+    return new k8s.admissionregistration.v1.MutatingWebhookConfiguration(
+        `${name}-revision-tag-${DEFAULT_TAG}`,
+        defaultTagWebhook(controlPlanes.defaultRevision, injectionPath),
+        opts,
+    );
 }

@@ -5,14 +5,13 @@
 import type { IGateway, IVirtualService } from "@kubernetes-models/istio/networking.istio.io/v1";
 import type { IPeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1";
 import { CROSS_NETWORK_PORT, ISTIO_SYSTEM, NETWORK_GATEWAY } from "./istio-values";
+import { revisioned } from "./revisions";
 
 /**
  * An Istio object as its published schema types it (kubernetes-models), so a misspelt field or a
  * wrong type fails type-checking; named, as a `k8s.apiextensions.CustomResource` needs it.
  */
 export type IstioObject<T> = T & { readonly metadata: { readonly name: string; readonly namespace: string } };
-
-const ISTIOD_HOST = `istiod.${ISTIO_SYSTEM}.svc.cluster.local`;
 
 /** Ports of istiod that remotes reach through the primary's network gateway: xDS/CA and the webhooks. */
 const ISTIOD_PORTS = [
@@ -37,18 +36,25 @@ export function exposeIstiodGateway(): IstioObject<IGateway> {
     };
 }
 
-/** VirtualService `istiod-vs`: routes the passed-through TLS of those ports to istiod. */
-export function exposeIstiodVirtualService(): IstioObject<IVirtualService> {
+/**
+ * VirtualService `istiod-vs`: routes the passed-through TLS of those ports to istiod. With revisions,
+ * `istiod-vs-<rev>` routes each revision's own SNI (`istiod-<rev>.istio-system.svc`, what the remote's
+ * webhooks and proxies dial) to that revision, as Istio's `expose-istiod-rev` sample does.
+ */
+export function exposeIstiodVirtualService(revision = ""): IstioObject<IVirtualService> {
+    const service = revisioned("istiod", revision);
+    const host = `${service}.${ISTIO_SYSTEM}.svc.cluster.local`;
+    const sniHosts = revision === "" ? ["*"] : [`${service}.${ISTIO_SYSTEM}.svc`, host];
     return {
         apiVersion: "networking.istio.io/v1",
         kind: "VirtualService",
-        metadata: { name: "istiod-vs", namespace: ISTIO_SYSTEM },
+        metadata: { name: revisioned("istiod-vs", revision), namespace: ISTIO_SYSTEM },
         spec: {
             hosts: ["*"],
             gateways: ["istiod-gateway"],
             tls: ISTIOD_PORTS.map((p) => ({
-                match: [{ port: p.gatewayPort, sniHosts: ["*"] }],
-                route: [{ destination: { host: ISTIOD_HOST, port: { number: p.istiodPort } } }],
+                match: [{ port: p.gatewayPort, sniHosts }],
+                route: [{ destination: { host, port: { number: p.istiodPort } } }],
             })),
         },
     };

@@ -43,10 +43,16 @@ export interface MeshMember {
     readonly meshId: string;
 }
 
-/** `base` chart values: the remote profile on remotes (docs step "install base with profile=remote"). */
-export function baseValues(role: "primary" | "remote"): Record<string, unknown> {
-    return role === "remote" ? { profile: "remote" } : {};
+/**
+ * `base` chart values: the remote profile on remotes (docs step "install base with profile=remote");
+ * with revisions, `defaultRevision` points the default validating webhook at the default revision.
+ */
+export function baseValues(role: "primary" | "remote", defaultRevision = ""): Record<string, unknown> {
+    return { ...(role === "remote" ? { profile: "remote" } : {}), ...(defaultRevision !== "" ? { defaultRevision } : {}) };
 }
+
+/** `revision` of the istiod and gateway charts, set only for a revision (the chart's default is ""). */
+const revisionValue = (revision: string) => (revision !== "" ? { revision } : {});
 
 function meshGlobals(member: MeshMember, hub: string) {
     return {
@@ -61,8 +67,9 @@ function meshGlobals(member: MeshMember, hub: string) {
  * `istiod` values of the primary: a control plane that also serves remotes (`externalIstiod`), with
  * access logs on stdout. https://istio.io/latest/docs/setup/install/multicluster/primary-remote_multi-network/
  */
-export function primaryIstiodValues(member: MeshMember, hub: string): Record<string, unknown> {
+export function primaryIstiodValues(member: MeshMember, hub: string, revision = ""): Record<string, unknown> {
     return {
+        ...revisionValue(revision),
         global: { ...meshGlobals(member, hub), externalIstiod: true },
         meshConfig: { accessLogFile: "/dev/stdout" },
     };
@@ -82,9 +89,11 @@ export function remoteIstiodValues(
     member: MeshMember,
     hub: string,
     remotePilotAddress: pulumi.Input<string>,
+    revision = "",
 ): Record<string, unknown> {
     return {
         profile: "remote",
+        ...revisionValue(revision),
         global: { ...meshGlobals(member, hub), configCluster: true, remotePilotAddress },
         istiodRemote: { injectionPath: injectionPath(member) },
     };
@@ -93,10 +102,11 @@ export function remoteIstiodValues(
 /**
  * `gateway` values of a network (east-west) gateway. `networkGateway` alone gives the Service ports
  * 15021/15443/15012/15017 and labels the Service and pods `topology.istio.io/network` (since 1.26);
- * setting that label again through `labels` would render it twice on the Service.
+ * setting that label again through `labels` would render it twice on the Service. With revisions,
+ * `revision` labels its pods `istio.io/rev`, so the default revision injects them.
  */
-export function networkGatewayValues(network: string): Record<string, unknown> {
-    return { name: NETWORK_GATEWAY.name, networkGateway: network };
+export function networkGatewayValues(network: string, revision = ""): Record<string, unknown> {
+    return { name: NETWORK_GATEWAY.name, networkGateway: network, ...revisionValue(revision) };
 }
 
 /** True for an IPv4 or IPv6 literal. */

@@ -2,7 +2,7 @@
  * The guardrails the preview runs (policy pack `istio-multicluster`), as plain resource validations so
  * each can be unit-tested with a resource that passes and one that violates.
  */
-import type { ResourceValidationPolicy } from "@pulumi/policy";
+import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 
 type Props = Record<string, unknown>;
 const get = (value: unknown, ...path: (string | number)[]): unknown =>
@@ -89,4 +89,56 @@ export const remoteSecretShape: ResourceValidationPolicy = {
     },
 };
 
-export const policies: ResourceValidationPolicy[] = [explicitKubernetesProvider, strictMtls, noSecretsInConfigMaps, remoteSecretShape];
+const RELEASE = "kubernetes:helm.sh/v3:Release";
+const text = (v: unknown) => (typeof v === "string" ? v : "");
+const MWC = "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration";
+
+/**
+ * What injection resolves to on each cluster (by provider): the revisions of its istiod releases
+ * (`istiod`, `istiod-<rev>`: "" is the control plane without revision, which is also the default), and
+ * whether a `default` tag exists (that control plane, or the `istio-revision-tag-default` webhook).
+ */
+function injectionTargets(resources: readonly PolicyResource[]): Map<string, { revisions: Set<string>; hasDefault: boolean }> {
+    const clusters = new Map<string, { revisions: Set<string>; hasDefault: boolean }>();
+    const of = (r: PolicyResource) => {
+        const key = r.provider?.name ?? "";
+        let c = clusters.get(key);
+        if (c === undefined) clusters.set(key, (c = { revisions: new Set(), hasDefault: false }));
+        return c;
+    };
+    for (const r of resources) {
+        if (r.type === RELEASE && /^istiod(-|$)/.test(text(get(r.props, "name")))) {
+            const revision = get(r.props, "values", "revision");
+            const c = of(r);
+            c.revisions.add(typeof revision === "string" ? revision : "");
+            if (typeof revision !== "string" || revision === "") c.hasDefault = true;
+        }
+        if (r.type === MWC && get(r.props, "metadata", "name") === "istio-revision-tag-default") of(r).hasDefault = true;
+    }
+    return clusters;
+}
+
+/** A namespace asking for injection from a control plane the stack does not install would get no sidecar, or fail its pods. */
+export const injectionResolves: StackValidationPolicy = {
+    name: "injection-resolves-to-an-installed-revision",
+    description: "A namespace labelled istio.io/rev names a revision (or the default tag) the stack installs on its cluster; istio-injection=enabled needs the default tag.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const targets = injectionTargets(args.resources);
+        for (const ns of args.resources.filter((r) => r.type === "kubernetes:core/v1:Namespace")) {
+            const labels = (get(ns.props, "metadata", "labels") as Props | undefined) ?? {};
+            const target = targets.get(ns.provider?.name ?? "") ?? { revisions: new Set<string>(), hasDefault: false };
+            const installed = [...target.revisions].filter((r) => r !== "");
+            const where = `namespace ${text(get(ns.props, "metadata", "name")) || ns.name} on ${ns.provider?.name ?? "the default cluster"}`;
+            const rev = labels["istio.io/rev"];
+            if (typeof rev === "string" && !(target.revisions.has(rev) || (rev === "default" && target.hasDefault))) {
+                reportViolation(`${where} has istio.io/rev=${rev}, a revision not installed there (${installed.join(", ") || "none"})`, ns.urn);
+            }
+            if (labels["istio-injection"] === "enabled" && !target.hasDefault) {
+                reportViolation(`${where} has istio-injection=enabled, but no default revision is installed there`, ns.urn);
+            }
+        }
+    },
+};
+
+export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [explicitKubernetesProvider, strictMtls, noSecretsInConfigMaps, remoteSecretShape, injectionResolves];

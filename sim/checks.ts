@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import * as YAML from "yaml";
 import { CHART_KEYS, type IstioChart } from "../lib/chart-keys";
+import { findLocalChart } from "../lib/charts";
 import type { MeshNetworks } from "../lib/istio-values";
 import { type SimState, kubeConfigOf } from "./state";
 import type { SimCluster } from "./topology";
@@ -163,10 +164,14 @@ export function environmentMemoryMiB(netns: string): number {
  * where the chart nests them), `profile` needs the chart's `files/profile-remote.yaml`, and
  * `meshConfig.*` needs `meshConfig` (a free-form map merged into the mesh config).
  */
-export function missingChartKeys(chartDirectory: string): string[] {
+export function missingChartKeys(chartDirectory: string, version: string): string[] {
     const missing: string[] = [];
     for (const chart of Object.keys(CHART_KEYS) as IstioChart[]) {
-        const dir = path.join(chartDirectory, chart);
+        const dir = findLocalChart(chartDirectory, chart, version);
+        if (dir === undefined) {
+            missing.push(`${chart}: the chart itself`);
+            continue;
+        }
         const parsed = (YAML.parse(fs.readFileSync(path.join(dir, "values.yaml"), "utf8")) ?? {}) as Record<string, unknown>;
         const values = (parsed._internal_defaults_do_not_set ?? parsed) as Record<string, unknown>;
         for (const key of Object.keys(CHART_KEYS[chart])) {

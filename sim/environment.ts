@@ -10,7 +10,17 @@ import * as path from "node:path";
 import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { makeMeshCa } from "./certs";
 import { ROOT, SIM_DIR, type SimState, hasState, readState, writeState } from "./state";
-import { LOCAL_RANGE, NETNS, STACK, type SimCluster, clusterPlan, kwokctlConfigYaml, nodeManifest, stackConfigYaml } from "./topology";
+import {
+    LOCAL_RANGE,
+    NETNS,
+    STACK,
+    type SimCluster,
+    type StackConfigInput,
+    clusterPlan,
+    kwokctlConfigYaml,
+    nodeManifest,
+    stackConfigYaml,
+} from "./topology";
 
 export const STACK_FILE = path.join(ROOT, `Pulumi.${STACK}.yaml`);
 
@@ -115,6 +125,8 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
     const caDirectory = path.join(SIM_DIR, "certs");
     makeMeshCa(caDirectory, clusters.map((c) => c.name));
     const chartDirectory = path.join(binDir, "charts");
+    // Newest first, as the toolchain lists them: the stack starts on the newest, the upgrade e2e on the other.
+    const istioVersions = fs.readFileSync(path.join(binDir, "istio-versions"), "utf8").split("\n").filter(Boolean);
     const previous = hasState() ? readState() : undefined;
     const alive = previous?.supervisorPid !== undefined && isAlive(previous.supervisorPid);
     const state: SimState = {
@@ -122,6 +134,7 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
         kubeconfig,
         binDir,
         chartDirectory,
+        istioVersions,
         caDirectory,
         logDir,
         clusters,
@@ -150,11 +163,19 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
 export function writeStackFile(
     state: SimState,
     clusters: readonly SimCluster[],
-    options: { sampleVersions?: Record<string, readonly string[]>; tokenRotations?: Record<string, string> } = {},
+    options: Pick<StackConfigInput, "sampleVersions" | "tokenRotations" | "sampleRevision"> & { istio?: StackConfigInput["istio"] } = {},
 ): void {
     fs.writeFileSync(
         STACK_FILE,
-        stackConfigYaml({ clusters, kubeconfig: state.kubeconfig, apiServers: state.apiServers, chartDirectory: state.chartDirectory, caDirectory: state.caDirectory, ...options }),
+        stackConfigYaml({
+            clusters,
+            kubeconfig: state.kubeconfig,
+            apiServers: state.apiServers,
+            chartDirectory: state.chartDirectory,
+            caDirectory: state.caDirectory,
+            istio: { version: state.istioVersions[0] },
+            ...options,
+        }),
     );
 }
 

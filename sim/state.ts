@@ -16,6 +16,8 @@ export interface SimState {
     /** The built binaries (sim/toolchain/build.sh). */
     readonly binDir: string;
     readonly chartDirectory: string;
+    /** The Istio versions whose charts and pilot-discovery the toolchain built, newest first. */
+    readonly istioVersions: readonly string[];
     readonly caDirectory: string;
     readonly logDir: string;
     readonly clusters: readonly SimCluster[];

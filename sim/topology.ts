@@ -53,8 +53,12 @@ export interface StackConfigInput {
     readonly kubeconfig: string;
     /** API server URL of each cluster, as istiod (in the same namespace) reaches it. */
     readonly apiServers: Readonly<Record<string, string>>;
-    /** Istio's charts, built from the Go module that embeds them. */
+    /** Istio's charts, built from the Go modules that embed them (`<chart>-<version>/`). */
     readonly chartDirectory: string;
+    /** The `istio` keys besides the chart repository: a version, or revisions and the default one. */
+    readonly istio: { readonly version?: string; readonly revisions?: readonly { readonly version: string; readonly name?: string }[]; readonly defaultRevision?: string };
+    /** `sample.revision`: the revision the sample namespace is pinned to. */
+    readonly sampleRevision?: string;
     /** The CA files (`<cluster>/{ca-cert,ca-key,root-cert,cert-chain}.pem`). */
     readonly caDirectory: string;
     /** helloworld versions by cluster; default: the page's placement. */
@@ -63,7 +67,7 @@ export interface StackConfigInput {
     readonly tokenRotations?: Readonly<Record<string, string>>;
 }
 
-/** `Pulumi.sim.yaml`: the program's own keys and defaults; only where charts and CA come from differ. */
+/** `Pulumi.sim.yaml`: the program's own keys and defaults; only where charts and CA come from, and the Istio version, differ. */
 export function stackConfigYaml(input: StackConfigInput): string {
     const cluster = (c: SimCluster) => ({
         name: c.name,
@@ -77,9 +81,13 @@ export function stackConfigYaml(input: StackConfigInput): string {
     const config: Record<string, unknown> = {
         "istio-multicluster:primary": cluster(primary),
         "istio-multicluster:remotes": remotes.map(cluster),
-        "istio-multicluster:istio": { chartRepository: input.chartDirectory },
+        "istio-multicluster:istio": { ...input.istio, chartRepository: input.chartDirectory },
         "istio-multicluster:ca": { source: "files", directory: input.caDirectory },
-        "istio-multicluster:sample": { enabled: true, ...(input.sampleVersions ? { versions: input.sampleVersions } : {}) },
+        "istio-multicluster:sample": {
+            enabled: true,
+            ...(input.sampleVersions ? { versions: input.sampleVersions } : {}),
+            ...(input.sampleRevision !== undefined ? { revision: input.sampleRevision } : {}),
+        },
     };
     return (
         "# Written by `npm run sim -- up`: the simulated clusters (kwok), Istio's charts built from their Go module,\n" +

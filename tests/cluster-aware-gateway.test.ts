@@ -66,6 +66,6 @@ describe("ClusterAwareGateway", () => {
         assert.ok(patch.dependencies.includes(named(plan.resources, "cluster1-istiod").urn));
         assert.ok(patch.dependencies.includes(named(plan.resources, "cluster2-gateway").urn));
         // Re-applied after each Helm revision of istiod, which rewrites the ConfigMap.
-        assert.equal((patch.inputs.metadata as { annotations: Record<string, string> }).annotations["istio-multicluster/istiod-revision"], "1");
+        assert.equal((patch.inputs.metadata as { annotations: Record<string, string> }).annotations["istio-multicluster/istiod-release-revision"], "1");
     });
 });

@@ -31,9 +31,18 @@ describe("stack configuration", () => {
             const config = loadStackConfig(stackConfig(0, { primary: cluster(1), remotes: [cluster(2, { tokenRotation: 3 } as object), cluster(3)] }));
             assert.deepEqual(config.remotes.map((r) => r.tokenRotation), ["3", undefined]);
         });
+        it("names revisions after their version unless named, and takes the only one, or the named one, as the default", () => {
+            const one = loadStackConfig(stackConfig(1, { istio: { revisions: [{ version: "1.30.3" }] } })).istio;
+            assert.deepEqual([one.revisions, one.defaultRevision, one.version], [[{ name: "1-30-3", version: "1.30.3" }], "1-30-3", "1.30.3"]);
+            const two = loadStackConfig(
+                stackConfig(1, { istio: { revisions: [{ version: "1.29.2" }, { version: "1.30.3", name: "stable" }], defaultRevision: "stable" }, sample: { revision: "1-29-2" } }),
+            );
+            assert.deepEqual(two.istio.revisions, [{ name: "1-29-2", version: "1.29.2" }, { name: "stable", version: "1.30.3" }]);
+            assert.deepEqual([two.istio.defaultRevision, two.istio.version, two.sample.revision], ["stable", "1.30.3", "1-29-2"]);
+        });
         it("fills in the documented defaults", () => {
             const config = loadStackConfig(stackConfig(1));
-            assert.deepEqual(config.istio, ISTIO_DEFAULTS);
+            assert.deepEqual(config.istio, { ...ISTIO_DEFAULTS, revisions: [{ name: "", version: ISTIO_DEFAULTS.version }], defaultRevision: "" });
             assert.deepEqual(config.ca, { source: "generate" });
             assert.deepEqual(config.protect, { ca: false, remoteSecrets: false });
             // Pulumi.yaml's defaults for the optional keys are empty objects: the same defaults follow.
@@ -118,7 +127,7 @@ describe("stack configuration", () => {
             ["an old Istio, a bad hub and a typo in istio", () => stackConfig(1, { istio: { version: "1.20.0", hub: "Docker Hub", verison: "1.30.3" } }), [
                 "istio.version: expected an Istio release version of at least 1.26.0, found \"1.20.0\"",
                 "istio.hub: expected an image registry path such as docker.io/istio, found \"Docker Hub\"",
-                "istio.verison: unknown key; expected one of version, meshId, chartRepository, hub",
+                "istio.verison: unknown key; expected one of version, meshId, chartRepository, hub, revisions, defaultRevision",
             ]],
             ["a version that is not a release and a chart repository URL of another scheme", () =>
                 stackConfig(1, { istio: { version: "latest", chartRepository: "htps://blob.istio.io/istio-release/charts" } }), [
@@ -144,6 +153,27 @@ describe("stack configuration", () => {
                 stackConfig(0, { primary: cluster(1, { tokenRotation: "1" } as object), remotes: [cluster(2, { tokenRotation: true } as object)] }), [
                 "primary.tokenRotation: unknown key; expected one of name, network, context, kubeconfig, apiServer, gatewayAddress",
                 "remotes[0].tokenRotation: expected a rotation marker: a short string or a number (change it to rotate), found true",
+            ]],
+            ["revisions beside a version, a reserved and a duplicate name, a duplicate version, no default among several", () =>
+                stackConfig(1, {
+                    istio: { version: "1.30.3", revisions: [{ version: "1.29.2", name: "default" }, { version: "1.30.3", name: "canary" }, { version: "1.30.3", name: "canary" }] },
+                }), [
+                'istio.revisions[0].name: expected a revision name (a DNS-1123 label of at most 46 characters, not "default"), found "default"',
+                "istio.version: expected no version when istio.revisions is set (each revision names its version), found \"1.30.3\"",
+                "istio.revisions[2].name: expected a name no other revision has (istio.revisions[1] has canary), found \"canary\"",
+                "istio.revisions[2].version: expected a version no other revision has (istio.revisions[1] has 1.30.3), found \"1.30.3\"",
+                "istio.defaultRevision: expected one of default, canary (required with several revisions), found nothing",
+            ]],
+            ["a default revision that is not listed, a version whose name is no DNS label, and a sample pinned to no revision", () =>
+                stackConfig(1, { istio: { revisions: [{ version: "1.31.0-RC.1" }, { version: "1.25.0", name: "old" }], defaultRevision: "1-30-3" }, sample: { revision: "stable" } }), [
+                "istio.revisions[1].version: expected an Istio release version of at least 1.26.0, found \"1.25.0\"",
+                'istio.revisions[0].name: expected a revision name (a DNS-1123 label of at most 46 characters, not "default"); the version\'s "1-31-0-RC-1" is not one, so give a name, found nothing',
+                "istio.defaultRevision: expected one of the revisions: 1-31-0-RC-1, old, found \"1-30-3\"",
+                "sample.revision: expected one of the revisions: 1-31-0-RC-1, old, found \"stable\"",
+            ]],
+            ["a default revision or a pinned sample without revisions", () => stackConfig(1, { istio: { defaultRevision: "stable" }, sample: { revision: "stable" } }), [
+                "istio.defaultRevision: expected no defaultRevision without istio.revisions, found \"stable\"",
+                "sample.revision: expected no revision without istio.revisions, found \"stable\"",
             ]],
             ["a sample flag that is not a boolean and a bad namespace", () => stackConfig(1, { sample: { enabled: "yes", namespace: "Sample NS" } }), [
                 "sample.enabled: expected true or false, found \"yes\"",

@@ -29,7 +29,7 @@ async function declareRemote(options: { discoveryAddress?: string; preview?: boo
                         clusterName: "cluster1",
                         provider: primaryProvider,
                         namespace: "istio-system",
-                        discoveryAddress: options.preview ? unknownAddress(primaryProvider) : (options.discoveryAddress ?? "203.0.113.10"),
+                        discoveryAddresses: new Map([["", options.preview ? unknownAddress(primaryProvider) : (options.discoveryAddress ?? "203.0.113.10")]]),
                     },
                     resolveAddress: (host) => {
                         options.resolved?.push(host);

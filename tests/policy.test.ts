@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
-import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
-import { planProgram } from "../scripts/lib/plan";
-import { explicitKubernetesProvider, noSecretsInConfigMaps, policies, remoteSecretShape, strictMtls } from "../policy/rules";
+import type { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import { type PlannedResource, planProgram } from "../scripts/lib/plan";
+import { explicitKubernetesProvider, injectionResolves, noSecretsInConfigMaps, policies, remoteSecretShape, strictMtls } from "../policy/rules";
 import { stackConfig, useFixtureKubeconfig } from "./support";
 
 /** The violations a policy reports for one resource. */
@@ -12,6 +12,18 @@ async function violations(policy: ResourceValidationPolicy, type: string, props:
     for (const v of Array.isArray(validate) ? validate : validate ? [validate] : []) await v(args, (message) => found.push(message ?? ""));
     return found;
 }
+
+/** The violations a stack policy reports for planned resources. */
+async function stackViolations(policy: StackValidationPolicy, resources: readonly Pick<PlannedResource, "type" | "name" | "inputs" | "provider">[]): Promise<string[]> {
+    const found: string[] = [];
+    const policyResources = resources.map(
+        (r) => ({ type: r.type, name: r.name, props: r.inputs, urn: `urn:${r.name}`, provider: r.provider ? { name: r.provider } : undefined }) as unknown as PolicyResource,
+    );
+    await policy.validateStack({ resources: policyResources } as unknown as StackValidationArgs, (message) => found.push(message ?? ""));
+    return found;
+}
+
+const isStackPolicy = (p: ResourceValidationPolicy | StackValidationPolicy): p is StackValidationPolicy => "validateStack" in p;
 
 const PA = "kubernetes:security.istio.io/v1:PeerAuthentication";
 const DR = "kubernetes:networking.istio.io/v1:DestinationRule";
@@ -72,9 +84,47 @@ describe("policy pack", () => {
         useFixtureKubeconfig();
         const { resources } = await planProgram(stackConfig(3), { revealSecrets: true });
         const found: string[] = [];
-        for (const r of resources) {
-            for (const policy of policies) found.push(...(await violations(policy, r.type, r.inputs, r.provider, r.name)));
+        for (const policy of policies) {
+            if (isStackPolicy(policy)) found.push(...(await stackViolations(policy, resources)));
+            else for (const r of resources) found.push(...(await violations(policy, r.type, r.inputs, r.provider, r.name)));
         }
         assert.deepEqual(found, []);
+    });
+
+    describe("injection-resolves-to-an-installed-revision", () => {
+        const NS = "kubernetes:core/v1:Namespace";
+        const namespace = (name: string, labels: Record<string, string>, provider = "cluster2") => ({ type: NS, name, provider, inputs: { metadata: { name, labels } } });
+        const withRevisions = async (istio: Record<string, unknown>, sample: Record<string, unknown> = {}) =>
+            (await planProgram(stackConfig(1, { istio, sample }), { revealSecrets: true })).resources;
+
+        it("passes the program's namespaces at every upgrade step, the sample pinned to a revision too", async () => {
+            useFixtureKubeconfig();
+            for (const [istio, sample] of [
+                [{}, {}],
+                [{ revisions: [{ version: "1.29.2" }, { version: "1.30.3" }], defaultRevision: "1-30-3" }, {}],
+                [{ revisions: [{ version: "1.29.2" }, { version: "1.30.3" }], defaultRevision: "1-30-3" }, { revision: "1-29-2" }],
+            ]) {
+                assert.deepEqual(await stackViolations(injectionResolves, await withRevisions(istio, sample)), [], JSON.stringify([istio, sample]));
+            }
+        });
+
+        it("rejects a namespace naming a revision its cluster does not install, and injection with no default", async () => {
+            useFixtureKubeconfig();
+            const resources = await withRevisions({ revisions: [{ version: "1.30.3" }] });
+            assert.deepEqual(
+                await stackViolations(injectionResolves, [
+                    ...resources,
+                    namespace("apps", { "istio.io/rev": "1-29-2" }),
+                    namespace("tagged", { "istio.io/rev": "default" }),
+                ]),
+                ["namespace apps on cluster2 has istio.io/rev=1-29-2, a revision not installed there (1-30-3)"],
+            );
+            const noTag = resources.filter((r) => !r.name.endsWith("revision-tag-default"));
+            assert.deepEqual(await stackViolations(injectionResolves, [...noTag, namespace("apps", { "istio-injection": "enabled" }, "cluster1")]), [
+                "namespace sample on cluster1 has istio-injection=enabled, but no default revision is installed there",
+                "namespace sample on cluster2 has istio-injection=enabled, but no default revision is installed there",
+                "namespace apps on cluster1 has istio-injection=enabled, but no default revision is installed there",
+            ]);
+        });
     });
 });

@@ -111,6 +111,8 @@ describe("the program", () => {
 
         it("exports each gateway address, the remote secret names and the Istio version", () => {
             assert.deepEqual(plan.outputs, {
+                defaultRevision: undefined,
+                revisions: [],
                 gatewayAddresses: { cluster1: "203.0.113.10", cluster2: "203.0.113.11" },
                 remoteSecretNames: ["istio-remote-secret-cluster2"],
                 istioVersion: "1.30.3",

@@ -28,7 +28,7 @@ describe("the simulated environment (npm run sim)", () => {
         assert.deepEqual(nodeManifest(clusters[2]).spec, { podCIDR: "10.102.0.0/16", podCIDRs: ["10.102.0.0/16"] });
     });
 
-    it("writes a stack config the program accepts, differing from the defaults only in where charts and CA come from", () => {
+    it("writes a stack config the program accepts, differing from the defaults only in where charts and CA come from, and the version", () => {
         const file = useFixtureKubeconfig();
         const clusters = clusterPlan(1).map((c, i) => ({ ...c, context: `kind-cluster${i + 1}` }));
         const text = stackConfigYaml({
@@ -37,17 +37,18 @@ describe("the simulated environment (npm run sim)", () => {
             apiServers: { cluster1: "https://127.0.0.1:32764", cluster2: "https://127.0.0.1:32758" },
             chartDirectory: "https://charts.example/istio",
             caDirectory: "/tmp/ca",
+            istio: { version: "1.30.2" },
         });
         const config = (YAML.parse(text) as { config: Record<string, unknown> }).config;
         assert.deepEqual(Object.keys(config).sort(), ["istio-multicluster:ca", "istio-multicluster:istio", "istio-multicluster:primary", "istio-multicluster:remotes", "istio-multicluster:sample"]);
-        assert.deepEqual(config["istio-multicluster:istio"], { chartRepository: "https://charts.example/istio" });
+        assert.deepEqual(config["istio-multicluster:istio"], { version: "1.30.2", chartRepository: "https://charts.example/istio" });
         assert.deepEqual(config["istio-multicluster:ca"], { source: "files", directory: "/tmp/ca" });
         const loaded = loadStackConfig({
             ...Object.fromEntries(Object.entries(config).map(([k, v]) => [k, JSON.stringify(v)])),
             "istio-multicluster:ca": JSON.stringify({ source: "generate" }), // no CA files in a unit test
         });
         assert.equal(loaded.remotes[0].apiServer, "https://127.0.0.1:32758");
-        assert.equal(loaded.istio.version, "1.30.3");
+        assert.equal(loaded.istio.version, "1.30.2");
         assert.ok(kubeconfigText().length > 0);
     });
 
@@ -103,20 +104,22 @@ describe("the simulated environment (npm run sim)", () => {
         const write = (chart: string, values: unknown, profile = false) => {
             fs.mkdirSync(path.join(dir, chart, "files"), { recursive: true });
             fs.writeFileSync(path.join(dir, chart, "values.yaml"), YAML.stringify(values));
+            fs.writeFileSync(path.join(dir, chart, "Chart.yaml"), `name: ${chart}\n`);
             const file = path.join(dir, chart, "files", "profile-remote.yaml");
             if (profile) fs.writeFileSync(file, "");
             else fs.rmSync(file, { force: true });
         };
-        write("base", {}, true);
-        write("gateway", { name: "", networkGateway: "" });
+        write("base", { defaultRevision: "default" }, true);
+        write("gateway", { name: "", networkGateway: "", revision: "" });
         const istiod = {
             global: { hub: "", meshID: "", multiCluster: { clusterName: "" }, network: "", externalIstiod: false, configCluster: false, remotePilotAddress: "" },
             istiodRemote: { injectionPath: "/inject" },
             meshConfig: {},
+            revision: "",
         };
         write("istiod", { _internal_defaults_do_not_set: istiod }, true);
-        assert.deepEqual(missingChartKeys(dir), []);
+        assert.deepEqual(missingChartKeys(dir, "1.30.3"), []);
         write("istiod", { _internal_defaults_do_not_set: { ...istiod, global: { ...istiod.global, remotePilotAddress: undefined } } }, false);
-        assert.deepEqual(missingChartKeys(dir), ["istiod: profile", "istiod: global.remotePilotAddress"]);
+        assert.deepEqual(missingChartKeys(dir, "1.30.3"), ["istiod: profile", "istiod: global.remotePilotAddress"]);
     });
 });

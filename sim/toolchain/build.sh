@@ -17,8 +17,10 @@ PULUMI_KUBERNETES_VERSION=4.0.0-20260115033456-f47bc2d6f199
 KUBERNETES_VERSION=v1.36.3
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
-ISTIO_COMMIT=eed52ebb66ad
-ISTIO_VERSION=1.31-dev.$ISTIO_COMMIT
+# Two Istio development commits (no release of Istio resolves on the proxy), named as releases are, so
+# the program can install both side by side as revisions: the charts are stamped with the version.
+ISTIO_VERSION=1.31.0-dev.20260827          # istio.io/istio eed52ebb66ad, in ./istio
+ISTIO_PREVIOUS_VERSION=1.31.0-dev.20260423 # istio.io/istio b01690e6db7d, in ./istio-previous
 
 log() { printf 'toolchain: %s\n' "$*" >&2; }
 
@@ -82,14 +84,26 @@ build etcd "$ETCD_VERSION" "" etcd=go.etcd.io/etcd/server/v3
 build kwok "$KWOK_VERSION" \
   "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBERNETES_VERSION#v}" \
   kwok=sigs.k8s.io/kwok/cmd/kwok kwokctl=sigs.k8s.io/kwok/cmd/kwokctl
+build istio-previous "$ISTIO_PREVIOUS_VERSION" "-X istio.io/istio/pkg/version.buildVersion=$ISTIO_PREVIOUS_VERSION" \
+  "pilot-discovery-$ISTIO_PREVIOUS_VERSION=istio.io/istio/pilot/cmd/pilot-discovery" istio-charts-previous=./cmd/istio-charts
 build istio "$ISTIO_VERSION" "-X istio.io/istio/pkg/version.buildVersion=$ISTIO_VERSION" \
   pilot-discovery=istio.io/istio/pilot/cmd/pilot-discovery xds-probe=./cmd/xds-probe istio-charts=./cmd/istio-charts
+ln -sfn "$(piece_dir istio "$ISTIO_VERSION")/pilot-discovery" "$cache/current/pilot-discovery-$ISTIO_VERSION"
 build kubernetes "$KUBERNETES_VERSION" "$(k8s_ldflags)" \
   kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager \
   kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler kubectl=k8s.io/kubernetes/cmd/kubectl
 
-# Istio's charts, from the package that embeds them, as a chart directory (base/, istiod/, gateway/).
-charts="$(piece_dir istio "$ISTIO_VERSION")/charts"
-[[ -d "$charts/istiod" ]] || "$cache/current/istio-charts" "$charts"
-ln -sfn "$charts" "$cache/current/charts"
+# Istio's charts of both versions, from the package that embeds them, as one chart directory
+# (<chart>-<version>/); istiod pods run the pilot-discovery-<version> their image tag names.
+rm -rf "$cache/current/charts"
+mkdir -p "$cache/current/charts"
+charts() { # charts <module dir> <version> <istio-charts command>
+  local dir; dir="$(piece_dir "$1" "$2")/charts"
+  [[ -d "$dir/istiod-$2" ]] || "$cache/current/$3" "$dir" "$2"
+  local chart
+  for chart in base istiod gateway; do ln -sfn "$dir/$chart-$2" "$cache/current/charts/$chart-$2"; done
+}
+charts istio "$ISTIO_VERSION" istio-charts
+charts istio-previous "$ISTIO_PREVIOUS_VERSION" istio-charts-previous
+printf '%s\n%s\n' "$ISTIO_VERSION" "$ISTIO_PREVIOUS_VERSION" >"$cache/current/istio-versions"
 printf '%s\n' "$cache/current"

@@ -1,6 +1,9 @@
 // Command istio-charts writes the Helm charts that istio.io/istio/manifests
-// embeds (base, istiod, gateway) into a directory, as a chart repository
-// directory the program's istio.chartRepository accepts.
+// embeds (base, istiod, gateway) into a directory as <chart>-<version>/, a
+// chart repository directory the program's istio.chartRepository accepts.
+// Charts of a development commit say 1.0.0; like Istio's release build, it
+// stamps the version into Chart.yaml (version and appVersion, which is also
+// the image tag the charts give istiod's pods).
 package main
 
 import (
@@ -8,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"istio.io/istio/manifests"
 )
@@ -20,20 +24,22 @@ var charts = map[string]string{
 }
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: istio-charts <output directory>")
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: istio-charts <output directory> <version>")
 		os.Exit(2)
 	}
-	out := os.Args[1]
+	out, version := os.Args[1], os.Args[2]
 	for name, src := range charts {
-		if err := copyTree(src, filepath.Join(out, name)); err != nil {
+		if err := copyTree(src, filepath.Join(out, name+"-"+version), version); err != nil {
 			fmt.Fprintf(os.Stderr, "istio-charts: %s: %v\n", name, err)
 			os.Exit(1)
 		}
 	}
 }
 
-func copyTree(src, dst string) error {
+var chartVersion = regexp.MustCompile(`(?m)^(version|appVersion): .*$`)
+
+func copyTree(src, dst, version string) error {
 	return fs.WalkDir(manifests.FS, src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -49,6 +55,9 @@ func copyTree(src, dst string) error {
 		data, err := fs.ReadFile(manifests.FS, path)
 		if err != nil {
 			return err
+		}
+		if rel == "Chart.yaml" {
+			data = chartVersion.ReplaceAll(data, []byte("${1}: "+version))
 		}
 		return os.WriteFile(target, data, 0o644)
 	})

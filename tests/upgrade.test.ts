@@ -1,0 +1,121 @@
+import { strict as assert } from "node:assert";
+import { type Plan, type PlannedResource, longestChain, planProgram } from "../scripts/lib/plan";
+import { stackConfig, useFixtureKubeconfig } from "./support";
+
+/**
+ * The canary upgrade as the README documents it, each step one config change and one `pulumi up`:
+ * 0. 1.29.2 alone as a revision; 1. add 1.30.3; 2. move the default to it; 3. remove 1.29.2.
+ * Asserted on the plan: what each step adds, changes and removes per cluster, and the way back.
+ */
+const OLD = { version: "1.29.2" };
+const NEW = { version: "1.30.3" };
+const STEPS: Record<string, unknown>[] = [
+    { revisions: [OLD] },
+    { revisions: [OLD, NEW], defaultRevision: "1-29-2" },
+    { revisions: [OLD, NEW], defaultRevision: "1-30-3" },
+    { revisions: [NEW] },
+];
+
+const byUrn = (plan: Plan) => new Map(plan.resources.map((r) => [r.urn, r]));
+const names = (rs: PlannedResource[]) => rs.map((r) => r.name).sort();
+
+function diff(before: Plan, after: Plan) {
+    const old = byUrn(before);
+    const current = byUrn(after);
+    return {
+        added: names(after.resources.filter((r) => !old.has(r.urn))),
+        changed: names(after.resources.filter((r) => old.has(r.urn) && JSON.stringify(r.inputs) !== JSON.stringify(old.get(r.urn)?.inputs))),
+        removed: names(before.resources.filter((r) => !current.has(r.urn))),
+    };
+}
+
+/** `role` on each cluster, for clusters 1 (primary) to 1 + remotes. */
+const everywhere = (remotes: number, ...roles: string[]) =>
+    Array.from({ length: remotes + 1 }, (_, i) => roles.map((role) => `cluster${i + 1}-${role}`)).flat();
+
+describe("upgrading Istio by revision (the plan of each step)", () => {
+    type ProgramPlan = Awaited<ReturnType<typeof planProgram>>;
+    const plans = new Map<string, ProgramPlan>();
+    const plan = (step: number, remotes = 2) => plans.get(`${step}/${remotes}`) as ProgramPlan;
+    before(async () => {
+        useFixtureKubeconfig();
+        for (const remotes of [1, 2, 3]) {
+            for (const [step, istio] of STEPS.entries()) plans.set(`${step}/${remotes}`, await planProgram(stackConfig(remotes, { istio })));
+        }
+    });
+
+    it("step 1 adds the new control plane on the primary and its webhooks and Service on every remote, and changes only base", () => {
+        const { added, changed, removed } = diff(plan(0), plan(1));
+        assert.deepEqual(removed, []);
+        assert.deepEqual(
+            added,
+            [
+                "cluster1-cluster-aware-routing-mesh-networks-1-30-3",
+                "cluster1-istiod-vs-1-30-3",
+                ...everywhere(2, "istiod-1-30-3"),
+            ].sort(),
+        );
+        // base follows the newest version (its CRDs serve both); nothing that serves traffic changes.
+        assert.deepEqual(changed, everywhere(2, "base").sort());
+        const istiod = plan(1).resources.find((r) => r.name === "cluster1-istiod-1-30-3") as PlannedResource;
+        assert.equal(istiod.inputs.name, "istiod-1-30-3");
+        assert.equal((istiod.inputs.values as { revision: string }).revision, "1-30-3");
+    });
+
+    it("step 2 moves only the default tag, the default validator and the network gateways", () => {
+        const { added, changed, removed } = diff(plan(1), plan(2));
+        assert.deepEqual([added, removed], [[], []]);
+        assert.deepEqual(changed, everywhere(2, "base", "network-gateway", "revision-tag-default").sort());
+        for (const r of plan(2).resources.filter((x) => x.name.endsWith("-revision-tag-default"))) {
+            const webhooks = r.inputs.webhooks as { clientConfig: { service: { name: string } } }[];
+            assert.deepEqual(new Set(webhooks.map((w) => w.clientConfig.service.name)), new Set(["istiod-1-30-3"]), r.name);
+        }
+        for (const r of plan(2).resources.filter((x) => x.name.endsWith("-network-gateway") && x.type.includes("Release"))) {
+            assert.equal((r.inputs.values as { revision: string }).revision, "1-30-3", r.name);
+        }
+    });
+
+    it("step 3 removes exactly the old control plane and its remote pieces", () => {
+        const { added, changed, removed } = diff(plan(2), plan(3));
+        assert.deepEqual([added, changed], [[], []]);
+        assert.deepEqual(
+            removed,
+            ["cluster1-cluster-aware-routing-mesh-networks-1-29-2", "cluster1-istiod-vs-1-29-2", ...everywhere(2, "istiod-1-29-2")].sort(),
+        );
+    });
+
+    it("rolls back each step by undoing exactly what it did", () => {
+        for (const step of [1, 2, 3]) {
+            const forward = diff(plan(step - 1), plan(step));
+            const back = diff(plan(step), plan(step - 1));
+            assert.deepEqual(back, { added: forward.removed, changed: forward.changed, removed: forward.added }, `step ${step}`);
+        }
+    });
+
+    it("keeps the longest dependency chain independent of the number of remotes at every step", () => {
+        for (const step of STEPS.keys()) {
+            const lengths = [1, 2, 3].map((remotes) => longestChain(plan(step, remotes)));
+            assert.deepEqual(lengths, [lengths[0], lengths[0], lengths[0]], `step ${step}`);
+        }
+    });
+
+    it("points each remote's revision at that revision's istiod exposed on the primary", () => {
+        const vs = (rev: string) => plan(1).resources.find((r) => r.name === `cluster1-istiod-vs-${rev}`) as PlannedResource;
+        for (const rev of ["1-29-2", "1-30-3"]) {
+            const remote = plan(1).resources.find((r) => r.name === `cluster2-istiod-${rev}`) as PlannedResource;
+            assert.ok(remote.dependencies.includes(vs(rev).urn), `cluster2-istiod-${rev} does not wait for its VirtualService`);
+            const spec = vs(rev).inputs.spec as { tls: { match: { sniHosts: string[] }[]; route: { destination: { host: string } }[] }[] };
+            assert.deepEqual(spec.tls[0].match[0].sniHosts, [`istiod-${rev}.istio-system.svc`, `istiod-${rev}.istio-system.svc.cluster.local`]);
+            assert.equal(spec.tls[0].route[0].destination.host, `istiod-${rev}.istio-system.svc.cluster.local`);
+        }
+    });
+
+    it("exports the revisions installed and the default one", () => {
+        assert.deepEqual(plan(1).outputs.revisions, [
+            { name: "1-29-2", version: "1.29.2" },
+            { name: "1-30-3", version: "1.30.3" },
+        ]);
+        assert.equal(plan(1).outputs.defaultRevision, "1-29-2");
+        assert.equal(plan(1).outputs.istioVersion, "1.29.2");
+    });
+});
