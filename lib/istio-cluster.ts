@@ -221,16 +221,18 @@ export function declareNetworkGateway(
         },
         { parent: opts.parent, dependsOn: opts.dependsOn },
     );
+    // Read once the release is installed: from its `id`, which is unknown only while the release is
+    // to be created (its `status` is unknown in the preview of every upgrade too, and would make the
+    // address — and the mesh networks and remotes using it — look changed when moving the default).
+    const installed = <T>(value: pulumi.Input<T>) => pulumi.all([release.id, value]).apply(([, v]) => v);
     const fixed = args.gatewayAddress;
     const address =
         fixed !== undefined
-            ? release.status.apply(() => fixed)
-            : k8s.core.v1.Service.get(
-                  `${name}-network-gateway-service`,
-                  // Derived from the release so the read waits for it (and is skipped while it is unknown).
-                  pulumi.interpolate`${release.status.namespace}/${release.status.name}`,
-                  { parent: opts.parent, dependsOn: [release] },
-              ).status.apply((status) => {
+            ? installed(fixed)
+            : k8s.core.v1.Service.get(`${name}-network-gateway-service`, installed(pulumi.interpolate`${args.namespace}/${NETWORK_GATEWAY.name}`), {
+                  parent: opts.parent,
+                  dependsOn: [release],
+              }).status.apply((status) => {
                   const found = loadBalancerAddress(status?.loadBalancer);
                   if (found === undefined) {
                       throw new Error(

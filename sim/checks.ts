@@ -11,6 +11,7 @@ import * as YAML from "yaml";
 import { CHART_KEYS, type IstioChart } from "../lib/chart-keys";
 import { findLocalChart } from "../lib/charts";
 import type { MeshNetworks } from "../lib/istio-values";
+import { istiodHttpAddress } from "./istiod";
 import { type SimState, kubeConfigOf } from "./state";
 import type { SimCluster } from "./topology";
 
@@ -80,10 +81,19 @@ const injected = (p: V1Pod) =>
     [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].some((c) => c.name === "istio-proxy") &&
     p.metadata?.labels?.["security.istio.io/tlsMode"] === "istio";
 
-/** The sample's pods of a cluster: app, version, IP, and whether injection gave them a sidecar. */
-export async function samplePods(state: SimState, cluster: SimCluster) {
+/** The revision whose injector injected a pod (`sidecar.istio.io/status`), "" without one. */
+function injectedBy(p: V1Pod): string {
+    try {
+        return (JSON.parse(p.metadata?.annotations?.["sidecar.istio.io/status"] ?? "{}") as { revision?: string }).revision ?? "";
+    } catch {
+        return "";
+    }
+}
+
+/** The sample's pods of a cluster (or another namespace's): app, version, IP, whether injection gave them a sidecar, and which revision did. */
+export async function samplePods(state: SimState, cluster: SimCluster, namespace = "sample") {
     const pods = await coreOf(state, cluster)
-        .listNamespacedPod({ namespace: "sample" })
+        .listNamespacedPod({ namespace })
         .then((l) => l.items)
         .catch(() => [] as V1Pod[]);
     return pods
@@ -93,7 +103,25 @@ export async function samplePods(state: SimState, cluster: SimCluster) {
             version: p.metadata?.labels?.version,
             ip: p.status?.podIP,
             injected: injected(p),
+            revision: injectedBy(p),
+            name: p.metadata?.name ?? "",
         }));
+}
+
+/** The objects of a revision left on a cluster (webhooks, Services, ConfigMaps, Deployments labelled `istio.io/rev`). */
+export async function revisionObjects(state: SimState, cluster: SimCluster, revision: string): Promise<string[]> {
+    const kc = kubeConfigOf(state, cluster);
+    const core = kc.makeApiClient(CoreV1Api);
+    const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+    const labelSelector = `istio.io/rev=${revision}`;
+    const names = (kind: string, items: { metadata?: { name?: string } }[]) => items.map((i) => `${kind} ${i.metadata?.name ?? ""}`);
+    return [
+        ...names("MutatingWebhookConfiguration", (await admission.listMutatingWebhookConfiguration({ labelSelector })).items),
+        ...names("ValidatingWebhookConfiguration", (await admission.listValidatingWebhookConfiguration({ labelSelector })).items),
+        ...names("Service", (await core.listNamespacedService({ namespace: "istio-system", labelSelector })).items),
+        ...names("ConfigMap", (await core.listNamespacedConfigMap({ namespace: "istio-system", labelSelector })).items),
+        ...names("Pod", (await core.listNamespacedPod({ namespace: "istio-system", labelSelector })).items),
+    ];
 }
 
 /** What is left of the mesh on a cluster after `pulumi destroy`. */
@@ -116,27 +144,39 @@ export async function leftovers(state: SimState, cluster: SimCluster): Promise<s
     return found;
 }
 
+/**
+ * The address of the primary's running istiod of `revision` ("" : the one without revision); each
+ * listens on its pod's address (sim/istiod.ts).
+ */
+export async function istiodAddress(state: SimState, revision = ""): Promise<string> {
+    const core = kubeConfigOf(state, state.clusters[0]).makeApiClient(CoreV1Api);
+    const pods = await core.listNamespacedPod({ namespace: "istio-system", labelSelector: `app=istiod,istio.io/rev=${revision || "default"}` });
+    const running = pods.items.find((p) => p.status?.phase === "Running" && p.status.podIP && !p.metadata?.deletionTimestamp);
+    if (!running?.status?.podIP) throw new Error(`no running istiod pod of revision ${revision || "default"} on ${state.clusters[0].name}`);
+    return running.status.podIP;
+}
+
 /** istiod's debug view of the clusters it watches: id → sync status. */
-export async function istiodClusters(): Promise<Record<string, string>> {
-    const res = await fetch("http://127.0.0.1:8080/debug/clusterz");
+export async function istiodClusters(address: string): Promise<Record<string, string>> {
+    const res = await fetch(`http://${istiodHttpAddress(address)}:8080/debug/clusterz`);
     const list = (await res.json()) as { id: string; syncStatus: string }[];
     return Object.fromEntries(list.map((c) => [c.id, c.syncStatus]));
 }
 
-export async function istiodReady(): Promise<boolean> {
-    return fetch("http://127.0.0.1:8080/ready")
+export async function istiodReady(address: string): Promise<boolean> {
+    return fetch(`http://${istiodHttpAddress(address)}:8080/ready`)
         .then((r) => r.ok)
         .catch(() => false);
 }
 
 /**
- * The endpoints istiod sends a sidecar of `cluster`/`network` for helloworld's Envoy cluster
+ * The endpoints istiod (at `istiod`) sends a sidecar of `cluster`/`network` for helloworld's Envoy cluster
  * (sim/toolchain/istio/cmd/xds-probe, Istio's own ADS client).
  */
-export function xdsEndpoints(state: SimState, cluster: SimCluster, sidecarIp: string, envoyCluster: string): string[] {
+export function xdsEndpoints(state: SimState, istiod: string, cluster: SimCluster, sidecarIp: string, envoyCluster: string): string[] {
     const out = execFileSync(
         path.join(state.binDir, "xds-probe"),
-        ["-address", "127.0.0.1:15010", "-cluster-id", cluster.name, "-network", cluster.network, "-namespace", "sample", "-ip", sidecarIp, "-cluster", envoyCluster, "-timeout", "30s"],
+        ["-address", `${istiod}:15010`, "-cluster-id", cluster.name, "-network", cluster.network, "-namespace", "sample", "-ip", sidecarIp, "-cluster", envoyCluster, "-timeout", "30s"],
         { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
     );
     const line = out.trim().split("\n").pop() ?? "{}";

@@ -2,32 +2,38 @@
  * `npm run e2e [-- --keep]`: the program run for real on the simulated environment (one primary, two
  * remotes), each claim an assertion, in order: first preview, one `up` from empty, what landed, istiod's
  * view and the split-horizon EDS it computes, a no-op second `up`, adding and removing a remote, a
- * remote API server down and back, `destroy` and a reinstall. Ends with `e2e: N passed, M failed` and a
+ * remote API server down and back, `destroy` and a reinstall on a revision, then the canary upgrade to
+ * a second Istio built from its module (add the revision, move the default, remove the old one), its
+ * rollback, and `destroy` with two revisions. Ends with `e2e: N passed, M failed` and a
  * JSON report in .e2e/report.json. Needs root. `--keep` leaves the environment up afterwards.
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { CoreV1Api } from "@kubernetes/client-node";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import {
     cacertsChain,
     environmentMemoryMiB,
     gatewayAddress,
     istioSystem,
+    istiodAddress,
     istiodClusters,
     istiodReady,
     leftovers,
     meshNetworksOf,
     missingChartKeys,
     remoteSecret,
+    revisionObjects,
     samplePods,
     tokenAccepted,
     xdsEndpoints,
 } from "./checks";
 import { down, inNamespace, prepare, reexecInNamespace, startInside, stopApiServer, writeStackFile } from "./environment";
+import { revisionNameOf } from "../lib/revisions";
 import { policyPackLauncher, simStack } from "./pulumi";
-import { ROOT, type SimState, hasState } from "./state";
+import { ROOT, type SimState, hasState, kubeConfigOf } from "./state";
 import { NETNS, type SimCluster } from "./topology";
 
 const HELLO = "outbound|5000||helloworld.sample.svc.cluster.local";
@@ -100,20 +106,32 @@ async function inside(state: SimState): Promise<void> {
     const configure = (clusters: readonly SimCluster[], versions?: Record<string, readonly string[]>, tokenRotations?: Record<string, string>) =>
         writeStackFile(state, clusters, { sampleVersions: versions, tokenRotations });
     const sidecarIp = `${primary.podCIDR.split(".").slice(0, 2).join(".")}.250.250`;
-    const helloEndpoints = async (expected: string[]) =>
-        eventually(() => {
-            const seen = xdsEndpoints(state, primary, sidecarIp, HELLO);
+    /** What istiod of `revision` ("" : without revision) serves a cluster1 sidecar for helloworld, once it is `expected`. */
+    const helloEndpoints = async (expected: string[], revision = "") =>
+        eventually(async () => {
+            const seen = xdsEndpoints(state, await istiodAddress(state, revision), primary, sidecarIp, HELLO);
             assert.deepEqual(seen, [...expected].sort());
             return seen;
         });
     /** istiod's clusters, once it reports `cluster` synced (`false`: once it no longer watches it). */
-    const istiodSees = (cluster: SimCluster, watched = true) =>
+    const istiodSees = (cluster: SimCluster, watched = true, revision = "") =>
         eventually(async () => {
-            const clusters = await istiodClusters();
+            const clusters = await istiodClusters(await istiodAddress(state, revision));
             if (watched) assert.equal(clusters[cluster.name], "synced");
             else assert.equal(clusters[cluster.name], undefined, `istiod no longer watches ${cluster.name}`);
             return clusters;
         });
+    /** Every cluster, once nothing of the mesh is left on it. */
+    const nothingLeft = async () =>
+        Object.fromEntries(
+            await Promise.all(
+                state.clusters.map(async (c) => [c.name, await eventually(async () => {
+                    const l = await leftovers(state, c);
+                    assert.deepEqual(l, [], `${c.name} still has ${l.join(", ")}`);
+                    return l;
+                })] as const),
+            ),
+        );
     const podIp = async (cluster: SimCluster, version: string) => {
         const pod = (await samplePods(state, cluster)).find((p) => p.app === "helloworld" && p.version === version);
         assert.ok(pod?.ip, `no helloworld ${version} pod with an address on ${cluster.name}`);
@@ -252,8 +270,9 @@ async function inside(state: SimState): Promise<void> {
     await step("7. a remote API server down: istiod keeps serving cluster1, pulumi up names the cluster, then converges once it is back", async (saw) => {
         const restart = stopApiServer(remote1);
         try {
-            assert.ok(await istiodReady(), "istiod stays ready");
-            const endpoints = xdsEndpoints(state, primary, sidecarIp, HELLO);
+            const istiod = await istiodAddress(state);
+            assert.ok(await istiodReady(istiod), "istiod stays ready");
+            const endpoints = xdsEndpoints(state, istiod, primary, sidecarIp, HELLO);
             saw.endpointsWhileDown = endpoints;
             assert.ok(endpoints.includes(`${await podIp(primary, "v1")}:5000`), "cluster1's endpoint still served");
             const failed = await stack.up({ ...options, refresh: true }).then(
@@ -274,23 +293,116 @@ async function inside(state: SimState): Promise<void> {
         assert.equal(up.summary.result, "succeeded");
     });
 
-    await step("8. pulumi destroy removes everything; then pulumi up from empty (two remotes) converges again", async (saw) => {
+    // The canary upgrade, between the two Istio versions the toolchain built (newest first).
+    const [NEW, OLD] = state.istioVersions;
+    const [newRev, oldRev] = [revisionNameOf(NEW), revisionNameOf(OLD)];
+    const all = [primary, remote1, remote2];
+    const previewOps = async () => {
+        const events: EngineEvent[] = [];
+        await stack.preview({ ...options, onEvent: (e) => events.push(e) });
+        return collectSteps(events);
+    };
+    const named = (ops: Record<string, string>, op: string) => Object.keys(ops).filter((n) => ops[n] === op).sort();
+    const onEvery = (...roles: string[]) => all.flatMap((c) => roles.map((r) => `${c.name}-${r}`)).sort();
+    const oldPieces = [`${primary.name}-cluster-aware-routing-mesh-networks-${oldRev}`, `${primary.name}-istiod-vs-${oldRev}`, ...onEvery(`istiod-${oldRev}`)].sort();
+    const newPieces = [`${primary.name}-cluster-aware-routing-mesh-networks-${newRev}`, `${primary.name}-istiod-vs-${newRev}`, ...onEvery(`istiod-${newRev}`)].sort();
+    const expectedEndpoints = async () => [`${await podIp(primary, "v1")}:5000`, `${await gatewayAddress(state, remote1)}:15443`, `${await gatewayAddress(state, remote2)}:15443`];
+
+    await step("8. pulumi destroy removes everything; then pulumi up from empty (two remotes) converges again, on a revision of the older Istio", async (saw) => {
         const destroyStart = Date.now();
         const destroyed = await stack.destroy(options);
         saw.destroySeconds = (Date.now() - destroyStart) / 1000;
         assert.equal(destroyed.summary.result, "succeeded");
-        const left = Object.fromEntries(await Promise.all(state.clusters.map(async (c) => [c.name, await eventually(async () => {
-            const l = await leftovers(state, c);
-            assert.deepEqual(l, [], `${c.name} still has ${l.join(", ")}`);
-            return l;
-        })] as const)));
-        saw.leftovers = left;
-        configure([primary, remote1, remote2]);
+        saw.leftovers = await nothingLeft();
+        writeStackFile(state, all, { istio: { revisions: [{ version: OLD }] }, sampleVersions: { [primary.name]: ["v1"], [remote1.name]: ["v2"], [remote2.name]: ["v2"] } });
         const start = Date.now();
         const up = await stack.up(options);
         saw.reinstallTwoRemotesSeconds = (Date.now() - start) / 1000;
         assert.equal(up.summary.result, "succeeded");
+        assert.deepEqual([up.outputs.revisions.value, up.outputs.defaultRevision.value], [[{ name: oldRev, version: OLD }], oldRev]);
         saw.memoryMiB = environmentMemoryMiB(NETNS);
+        saw.endpoints = await helloEndpoints(await expectedEndpoints(), oldRev);
+    });
+
+    const sampleVersions = { [primary.name]: ["v1"], [remote1.name]: ["v2"], [remote2.name]: ["v2"] };
+    const withBoth = (defaultRevision: string) => ({ revisions: [{ version: OLD }, { version: NEW }], defaultRevision });
+
+    await step(`9. upgrade 1/3, add ${NEW}: the preview adds only its control plane and remote pieces (and moves base); both istiods serve`, async (saw) => {
+        writeStackFile(state, all, { istio: withBoth(oldRev), sampleVersions });
+        const ops = await previewOps();
+        saw.preview = ops;
+        assert.deepEqual(named(ops, "create"), newPieces);
+        assert.deepEqual(named(ops, "update"), onEvery("base"));
+        assert.deepEqual(Object.keys(ops).length, newPieces.length + all.length, "nothing but creates and base updates");
+        assert.equal((await stack.up(options)).summary.result, "succeeded");
+        for (const revision of [oldRev, newRev]) {
+            saw[`clusters ${revision}`] = await istiodSees(remote2, true, revision);
+            saw[`endpoints ${revision}`] = await helloEndpoints(await expectedEndpoints(), revision);
+        }
+        const pods = await samplePods(state, remote1);
+        saw.v2InjectedBy = pods.map((p) => p.revision);
+        assert.ok(pods.every((p) => p.revision === oldRev), "running workloads stay on the old revision");
+    });
+
+    await step(`10. upgrade 2/3, default to ${newRev}: the preview changes only the tag, base and the gateways; restarted pods are injected by ${newRev}`, async (saw) => {
+        writeStackFile(state, all, { istio: withBoth(newRev), sampleVersions });
+        const ops = await previewOps();
+        saw.preview = ops;
+        assert.deepEqual(Object.entries(ops).filter(([, op]) => op !== "update"), []);
+        assert.deepEqual(named(ops, "update"), onEvery("base", "network-gateway", "revision-tag-default"));
+        assert.equal((await stack.up(options)).summary.result, "succeeded");
+        // Restart the workloads (a kubelet-less rollout: delete the pods; their ReplicaSets make new ones).
+        for (const c of [primary, remote1]) {
+            const core = kubeConfigOf(state, c).makeApiClient(CoreV1Api);
+            await core.deleteCollectionNamespacedPod({ namespace: "sample" });
+        }
+        const injectedBy = await eventually(async () => {
+            const pods = [...(await samplePods(state, primary)), ...(await samplePods(state, remote1))];
+            assert.deepEqual(
+                pods.filter((p) => !(p.injected && p.revision === newRev)).map((p) => `${p.name}: ${p.revision || "not injected"}`),
+                [],
+                `every restarted pod injected by ${newRev}`,
+            );
+            assert.equal(pods.length, 3);
+            return pods.map((p) => `${p.name}: ${p.revision}`);
+        }, 120_000);
+        saw.injectedBy = injectedBy;
+        // The gateways restarted on the new revision with the chart upgrade.
+        saw.gatewaysInjectedBy = await eventually(async () => {
+            const gateways = (await Promise.all(all.map((c) => samplePods(state, c, "istio-system")))).flat().filter((p) => p.app === "istio-eastwestgateway");
+            assert.equal(gateways.length, all.length);
+            assert.ok(gateways.every((p) => p.revision === newRev), gateways.map((p) => `${p.name}: ${p.revision}`).join(", "));
+            return gateways.map((p) => `${p.name}: ${p.revision}`);
+        });
+        saw.endpoints = await helloEndpoints(await expectedEndpoints(), newRev);
+    });
+
+    await step(`11. upgrade 3/3, remove ${oldRev}: the preview removes exactly its pieces; nothing of it is left`, async (saw) => {
+        writeStackFile(state, all, { istio: { revisions: [{ version: NEW }] }, sampleVersions });
+        const ops = await previewOps();
+        saw.preview = ops;
+        assert.deepEqual([named(ops, "delete"), Object.keys(ops).length], [oldPieces, oldPieces.length]);
+        assert.equal((await stack.up(options)).summary.result, "succeeded");
+        saw.left = await Promise.all(all.map((c) => eventually(async () => {
+            const left = await revisionObjects(state, c, oldRev);
+            assert.deepEqual(left, [], `${c.name} still has ${left.join(", ")}`);
+            return left;
+        })));
+        await assert.rejects(istiodAddress(state, oldRev), "no istiod of the old revision runs");
+        saw.endpoints = await helloEndpoints(await expectedEndpoints(), newRev);
+    });
+
+    await step("12. rollback of step 3 (the old revision back), then pulumi destroy with two revisions leaves nothing; a reinstall converges", async (saw) => {
+        writeStackFile(state, all, { istio: withBoth(newRev), sampleVersions });
+        const ops = await previewOps();
+        assert.deepEqual([named(ops, "create"), Object.keys(ops).length], [oldPieces, oldPieces.length]);
+        assert.equal((await stack.up(options)).summary.result, "succeeded");
+        saw.clusters = await istiodSees(remote2, true, oldRev);
+        const destroyed = await stack.destroy(options);
+        assert.equal(destroyed.summary.result, "succeeded");
+        saw.leftovers = await nothingLeft();
+        configure([primary, remote1]);
+        assert.equal((await stack.up(options)).summary.result, "succeeded");
         saw.endpoints = await helloEndpoints([`${await podIp(primary, "v1")}:5000`, `${await gatewayAddress(state, remote1)}:15443`]);
     });
 }

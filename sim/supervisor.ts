@@ -2,21 +2,42 @@
  * The environment's long-running part (started by `npm run sim -- up`, inside the namespace):
  * - gives Services of type LoadBalancer an address from their cluster's range, as
  *   cloud-provider-kind does on kind;
- * - runs `pilot-discovery` for the primary's istiod pod while kwok reports it running, and stops it
- *   when the pod goes (a Helm upgrade replaces it), keeping each process's log.
+ * - runs `pilot-discovery` for each of the primary's istiod pods (one per revision) while kwok reports
+ *   it running, and stops it when the pod goes (a Helm upgrade replaces it), keeping each process's log;
+ * - passes TLS through the primary's network gateway address to istiod by SNI, as the program's
+ *   VirtualServices route it (sim/gateway.ts).
  * Polls the API servers each second; state is what the clusters hold, so a restart resumes.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CoreV1Api, type V1Service } from "@kubernetes/client-node";
-import { isStartable, istiodProcess } from "./istiod";
+import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type V1Service } from "@kubernetes/client-node";
+import { NETWORK_GATEWAY } from "../lib/istio-values";
+import { type Resolve, type TlsRoutes, startRouter } from "./gateway";
+import { isStartable, istiodBinary, istiodProcess } from "./istiod";
 import { type SimCluster, loadBalancerAddress } from "./topology";
 import { kubeConfigOf, readState } from "./state";
 
 const POLL_MS = 1000;
 
 const ingressIp = (s: V1Service) => s.status?.loadBalancer?.ingress?.[0]?.ip;
+
+/** The ports remotes reach istiod on through the primary's network gateway (webhooks, xDS and CA). */
+const ISTIOD_GATEWAY_PORTS = [15012, 15017];
+
+/** A Service host (`<name>.<namespace>.svc…`) and port, as a ready endpoint's address and target port. */
+function endpointResolver(core: CoreV1Api, discovery: DiscoveryV1Api): Resolve {
+    return async ({ host, port }) => {
+        const [name, namespace] = host.split(".");
+        const service = await core.readNamespacedService({ name, namespace });
+        const servicePort = service.spec?.ports?.find((p) => p.port === port);
+        const slices = await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${name}` });
+        const endpoint = slices.items.flatMap((s) => s.endpoints ?? []).find((e) => e.conditions?.ready !== false && e.addresses.length > 0);
+        const target = servicePort?.targetPort;
+        if (!endpoint || servicePort === undefined) return undefined;
+        return { address: endpoint.addresses[0], port: typeof target === "number" ? target : Number(target ?? port) || port };
+    };
+}
 
 /** Gives every LoadBalancer Service without an address the next free one of its cluster. */
 async function assignLoadBalancers(core: CoreV1Api, cluster: SimCluster, log: (line: string) => void): Promise<void> {
@@ -50,14 +71,31 @@ async function main(): Promise<void> {
     process.on("SIGINT", stopAll);
 
     const cores = new Map(state.clusters.map((c) => [c.name, kubeConfigOf(state, c).makeApiClient(CoreV1Api)]));
-    const primaryKubeconfig = kubeConfigOf(state, primary).exportConfig();
+    const primaryConfig = kubeConfigOf(state, primary);
+    const primaryKubeconfig = primaryConfig.exportConfig();
+    const customObjects = primaryConfig.makeApiClient(CustomObjectsApi);
+    const virtualServices = async () =>
+        ((await customObjects.listNamespacedCustomObject({ group: "networking.istio.io", version: "v1", namespace: "istio-system", plural: "virtualservices" })) as { items: TlsRoutes[] }).items;
+    const resolve = endpointResolver(cores.get(primary.name) as CoreV1Api, primaryConfig.makeApiClient(DiscoveryV1Api));
+    const routed = new Set<string>(); // gateway addresses with a router
+    const binaries = fs.readdirSync(state.binDir);
     log(`supervising ${state.clusters.map((c) => c.name).join(", ")}`);
     for (;;) {
         for (const cluster of state.clusters) {
             await assignLoadBalancers(cores.get(cluster.name) as CoreV1Api, cluster, log).catch((e: unknown) => log(`${cluster.name}: ${String(e)}`));
         }
         try {
-            const pods = (await (cores.get(primary.name) as CoreV1Api).listNamespacedPod({ namespace: "istio-system", labelSelector: "app=istiod" })).items;
+            const core = cores.get(primary.name) as CoreV1Api;
+            const gateway = (await core.listNamespacedService({ namespace: "istio-system" })).items
+                .filter((x) => x.metadata?.name === NETWORK_GATEWAY.name)
+                .map(ingressIp)
+                .find(Boolean);
+            if (gateway && !routed.has(gateway)) {
+                startRouter(gateway, ISTIOD_GATEWAY_PORTS, virtualServices, resolve, log);
+                routed.add(gateway);
+                log(`${primary.name}: routing ${gateway}:{${ISTIOD_GATEWAY_PORTS.join(",")}} to istiod by SNI, as the VirtualServices in istio-system say`);
+            }
+            const pods = (await core.listNamespacedPod({ namespace: "istio-system", labelSelector: "app=istiod" })).items;
             const live = new Set(pods.filter(isStartable).map((p) => p.metadata?.uid ?? ""));
             for (const [uid, { child, pod }] of istiods) {
                 if (!live.has(uid)) {
@@ -78,14 +116,15 @@ async function main(): Promise<void> {
                 const { args, env } = istiodProcess(pod, kubeconfig, path.join(workDir, "cacerts"));
                 const out = fs.openSync(path.join(state.logDir, `istiod-${name}.log`), "a");
                 // An empty working directory: istiod's default mesh-config and certificate paths are relative.
-                const child = spawn(path.join(state.binDir, "pilot-discovery"), args, {
+                const binary = istiodBinary(pod, binaries);
+                const child = spawn(path.join(state.binDir, binary), args, {
                     cwd: workDir,
                     env: { PATH: process.env.PATH ?? "", HOME: workDir, ...env },
                     stdio: ["ignore", out, out],
                 });
                 child.on("exit", (code, signal) => log(`pilot-discovery for ${name} exited (${signal ?? code})`));
                 istiods.set(uid, { child, pod: name });
-                log(`istiod pod ${name} (${pod.status?.podIP}) is running: started pilot-discovery, pid ${child.pid}, log logs/istiod-${name}.log`);
+                log(`istiod pod ${name} (${pod.status?.podIP}) is running: started ${binary}, pid ${child.pid}, log logs/istiod-${name}.log`);
             }
         } catch (e) {
             log(`${primary.name}: ${String(e)}`);

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { missingChartKeys } from "../sim/checks";
-import { isStartable, istiodProcess } from "../sim/istiod";
+import { isStartable, istiodBinary, istiodProcess } from "../sim/istiod";
 import { LOCAL_RANGE, clusterPlan, kwokctlConfigYaml, loadBalancerAddress, nodeManifest, stackConfigYaml } from "../sim/topology";
 import { kubeconfigText, useFixtureKubeconfig } from "./support";
 
@@ -62,7 +62,7 @@ describe("the simulated environment (npm run sim)", () => {
         });
     });
 
-    it("runs istiod's pod as a process: its container's args and env, field references resolved, cacerts from the API", () => {
+    it("runs istiod's pod as a process: its container's args and env, field references resolved, cacerts from the API, listening on the pod's address", () => {
         const pod = {
             metadata: { name: "istiod-abc", namespace: "istio-system" },
             spec: {
@@ -70,6 +70,7 @@ describe("the simulated environment (npm run sim)", () => {
                 containers: [
                     {
                         name: "discovery",
+                        image: "docker.io/istio/pilot:1.31.0-dev.20260423",
                         args: ["discovery", "--monitoringAddr=:15014"],
                         env: [
                             { name: "REVISION", value: "default" },
@@ -84,7 +85,23 @@ describe("the simulated environment (npm run sim)", () => {
             status: { phase: "Running", podIP: "10.100.0.1" },
         } as V1Pod;
         const p = istiodProcess(pod, "/sim/istiod/kubeconfig", "/sim/istiod/cacerts");
-        assert.deepEqual(p.args, ["discovery", "--monitoringAddr=:15014", "--kubeconfig", "/sim/istiod/kubeconfig"]);
+        assert.deepEqual(p.args, [
+            "discovery",
+            "--monitoringAddr=:15014",
+            "--kubeconfig",
+            "/sim/istiod/kubeconfig",
+            // Later flags win: every listener on the pod's address, so revisions run side by side.
+            // istiod answers /debug only from loopback: its HTTP port on the pod address's loopback twin.
+            "--httpAddr=127.100.0.1:8080",
+            "--httpsAddr=10.100.0.1:15017",
+            "--grpcAddr=10.100.0.1:15010",
+            "--secureGRPCAddr=10.100.0.1:15012",
+            "--monitoringAddr=10.100.0.1:15014",
+            "--ctrlz_address=10.100.0.1",
+        ]);
+        // The pilot-discovery built for the image's tag, else the newest.
+        assert.equal(istiodBinary(pod, ["pilot-discovery", "pilot-discovery-1.31.0-dev.20260423"]), "pilot-discovery-1.31.0-dev.20260423");
+        assert.equal(istiodBinary(pod, ["pilot-discovery"]), "pilot-discovery");
         assert.deepEqual(p.env, {
             REVISION: "default",
             POD_NAME: "istiod-abc",

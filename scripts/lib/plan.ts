@@ -49,6 +49,12 @@ export interface MockClusters {
 export interface PlanOptions extends MockClusters {
     /** Run as a preview: what clusters and providers fill in stays unknown. */
     readonly preview?: boolean;
+    /**
+     * With `preview`, the preview of an update rather than a first one: what the stack already has, by
+     * resource name — "same" (known outputs and id) or "update" (known id, outputs unknown until the
+     * update runs, as the engine previews them). Unlisted resources are to be created.
+     */
+    readonly existing?: (name: string) => "same" | "update" | undefined;
     /** Keep secret values in the plan's inputs (tests only; they are still listed in `secretInputs`). */
     readonly revealSecrets?: boolean;
 }
@@ -153,8 +159,16 @@ export async function runUnderMocks(
     await pulumi.runtime.setMocks(
         {
             newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
-                const state: Record<string, unknown> = preview ? (args.inputs as Record<string, unknown>) : mockState(args, options);
-                return { id: preview ? undefined : (args.id ?? `${args.name}-id`), state };
+                // A read whose id is unknown is skipped by the engine: its outputs stay unknown.
+                const unknownRead = args.id === pulumi.runtime.unknownValue;
+                const existing = unknownRead ? undefined : preview ? options.existing?.(args.name) : "same";
+                const inputs = args.inputs as Record<string, unknown>;
+                const outputs = mockState(args, options);
+                // An update's outputs that are not its inputs stay unknown until it runs.
+                const unknownOutputs = Object.fromEntries(Object.keys(outputs).filter((k) => !(k in inputs)).map((k) => [k, pulumi.runtime.unknownValue]));
+                const state = existing === "same" ? outputs : existing === "update" ? { ...inputs, ...unknownOutputs } : inputs;
+                // The SDK passes an empty id for a resource to create: give it one (an empty id reads as unknown).
+                return { id: existing === undefined ? undefined : args.id || `${args.name}-id`, state };
             },
             call: (args: pulumi.runtime.MockCallArgs): Record<string, unknown> => args.inputs as Record<string, unknown>,
         },

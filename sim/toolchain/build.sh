@@ -99,7 +99,7 @@ rm -rf "$cache/current/charts"
 mkdir -p "$cache/current/charts"
 charts() { # charts <module dir> <version> <istio-charts command>
   local dir; dir="$(piece_dir "$1" "$2")/charts"
-  [[ -d "$dir/istiod-$2" ]] || "$cache/current/$3" "$dir" "$2"
+  rm -rf "$dir" && "$cache/current/$3" "$dir" "$2" # a few files: cheaper than keying them
   local chart
   for chart in base istiod gateway; do ln -sfn "$dir/$chart-$2" "$cache/current/charts/$chart-$2"; done
 }

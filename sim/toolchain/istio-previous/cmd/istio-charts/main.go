@@ -1,9 +1,10 @@
 // Command istio-charts writes the Helm charts that istio.io/istio/manifests
 // embeds (base, istiod, gateway) into a directory as <chart>-<version>/, a
 // chart repository directory the program's istio.chartRepository accepts.
-// Charts of a development commit say 1.0.0; like Istio's release build, it
-// stamps the version into Chart.yaml (version and appVersion, which is also
-// the image tag the charts give istiod's pods).
+// Charts of a development commit say 1.0.0 and tag their images latest; like
+// Istio's release build, it stamps the version into Chart.yaml (version and
+// appVersion) and values.yaml (global.tag, the image tag of istiod's pods, by
+// which the simulated environment picks the pilot-discovery to run).
 package main
 
 import (
@@ -37,7 +38,10 @@ func main() {
 	}
 }
 
-var chartVersion = regexp.MustCompile(`(?m)^(version|appVersion): .*$`)
+var (
+	chartVersion = regexp.MustCompile(`(?m)^(version|appVersion): .*$`)
+	imageTag     = regexp.MustCompile(`(?m)^(    tag: )latest$`)
+)
 
 func copyTree(src, dst, version string) error {
 	return fs.WalkDir(manifests.FS, src, func(path string, d fs.DirEntry, err error) error {
@@ -56,8 +60,11 @@ func copyTree(src, dst, version string) error {
 		if err != nil {
 			return err
 		}
-		if rel == "Chart.yaml" {
+		switch rel {
+		case "Chart.yaml":
 			data = chartVersion.ReplaceAll(data, []byte("${1}: "+version))
+		case "values.yaml":
+			data = imageTag.ReplaceAll(data, []byte("${1}"+version))
 		}
 		return os.WriteFile(target, data, 0o644)
 	})
