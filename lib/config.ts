@@ -149,13 +149,17 @@ const MAX_REVISION = 46;
 const REVISION_NAME = `a revision name (a DNS-1123 label of at most ${MAX_REVISION} characters, not "${DEFAULT_TAG}")`;
 const isRevisionName = (v: string) => v.length <= MAX_REVISION && DNS1123_LABEL.test(v) && v !== DEFAULT_TAG;
 
-/** The revision names as the user wrote them (explicit, else derived from the version); for cross-checks on raw input. */
-function rawRevisionNames(istio: unknown): string[] {
-    const revisions = isRecord(istio) && Array.isArray(istio.revisions) ? istio.revisions : [];
-    return revisions
-        .filter(isRecord)
-        .map((r) => (typeof r.name === "string" ? r.name : typeof r.version === "string" ? revisionNameOf(r.version) : undefined))
-        .filter((n): n is string => n !== undefined);
+/**
+ * The revisions as the user wrote them, for cross-checks on raw input: those with a version, each
+ * with its index, its name (explicit, else derived from the version) and whether it was named.
+ */
+function rawRevisions(istio: unknown): { index: number; name: string; version: string; named: boolean }[] {
+    const revisions: unknown[] = isRecord(istio) && Array.isArray(istio.revisions) ? istio.revisions : [];
+    return revisions.flatMap((r, index) =>
+        isRecord(r) && typeof r.version === "string"
+            ? [{ index, name: typeof r.name === "string" ? r.name : revisionNameOf(r.version), version: r.version, named: r.name !== undefined }]
+            : [],
+    );
 }
 
 const CHART_REPOSITORY =
@@ -366,18 +370,16 @@ function stackSchema(raw: Record<string, unknown>) {
                         issue(["version"], "no version when istio.revisions is set (each revision names its version)");
                     }
                     const seen = { name: new Map<string, number>(), version: new Map<string, number>() };
-                    (listed ?? []).forEach((r: unknown, i) => {
-                        if (!isRecord(r) || typeof r.version !== "string") return;
-                        const name = typeof r.name === "string" ? r.name : revisionNameOf(r.version);
-                        if (r.name === undefined && !isRevisionName(name)) {
-                            issue(["revisions", i, "name"], `${REVISION_NAME}; the version's "${name}" is not one, so give a name`);
+                    for (const r of rawRevisions(given)) {
+                        if (!r.named && !isRevisionName(r.name)) {
+                            issue(["revisions", r.index, "name"], `${REVISION_NAME}; the version's "${r.name}" is not one, so give a name`);
                         }
-                        for (const [key, value] of [["name", name], ["version", r.version]] as const) {
-                            const first = seen[key].get(value);
-                            if (first === undefined) seen[key].set(value, i);
-                            else issue(["revisions", i, key], `a ${key} no other revision has (istio.revisions[${first}] has ${value})`);
+                        for (const key of ["name", "version"] as const) {
+                            const first = seen[key].get(r[key]);
+                            if (first === undefined) seen[key].set(r[key], r.index);
+                            else issue(["revisions", r.index, key], `a ${key} no other revision has (istio.revisions[${first}] has ${r[key]})`);
                         }
-                    });
+                    }
                     const names = [...seen.name.keys()];
                     if (given.defaultRevision === undefined) {
                         if (names.length > 1) issue(["defaultRevision"], `one of ${names.join(", ")} (required with several revisions)`);
@@ -462,7 +464,7 @@ function stackSchema(raw: Record<string, unknown>) {
             ctx.addIssue({ code: "custom", path: ["sample", "versions", key], message: `a cluster of this stack (${names.join(", ")})` });
         }
         if (isRecord(raw.sample) && typeof raw.sample.revision === "string") {
-            const names = rawRevisionNames(raw.istio);
+            const names = [...new Set(rawRevisions(raw.istio).map((r) => r.name))];
             if (!names.includes(raw.sample.revision)) {
                 ctx.addIssue({
                     code: "custom",

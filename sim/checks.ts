@@ -179,7 +179,8 @@ export function xdsEndpoints(state: SimState, istiod: string, cluster: SimCluste
         ["-address", `${istiod}:15010`, "-cluster-id", cluster.name, "-network", cluster.network, "-namespace", "sample", "-ip", sidecarIp, "-cluster", envoyCluster, "-timeout", "30s"],
         { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
     );
-    const line = out.trim().split("\n").pop() ?? "{}";
+    // Istio's log (adsc's, on stdout too) can follow the result: take the result's line.
+    const line = out.trim().split("\n").filter((l) => l.startsWith("{")).pop() ?? "{}";
     return (JSON.parse(line) as { endpoints: string[] }).endpoints;
 }
 

@@ -17,7 +17,7 @@ const STEPS: Record<string, unknown>[] = [
 ];
 
 const byUrn = (plan: Plan) => new Map(plan.resources.map((r) => [r.urn, r]));
-const names = (rs: PlannedResource[]) => rs.map((r) => r.name).sort();
+const names = (rs: readonly PlannedResource[]) => rs.map((r) => r.name).sort();
 
 function diff(before: Plan, after: Plan) {
     const old = byUrn(before);
@@ -124,6 +124,23 @@ describe("upgrading Istio by revision (the plan of each step)", () => {
             assert.deepEqual(spec.tls[0].match[0].sniHosts, [`istiod-${rev}.istio-system.svc`, `istiod-${rev}.istio-system.svc.cluster.local`]);
             assert.equal(spec.tls[0].route[0].destination.host, `istiod-${rev}.istio-system.svc.cluster.local`);
         }
+    });
+
+    it("moving from istio.version to revisions re-installs the control plane under the revision's name, with the tag", async () => {
+        const unrevisioned = await planProgram(stackConfig(2, { istio: { version: "1.30.3" } }));
+        const revisioned = await planProgram(stackConfig(2, { istio: { revisions: [NEW] } }));
+        const { added, changed, removed } = diff(unrevisioned, revisioned);
+        assert.deepEqual(removed, ["cluster1-cluster-aware-routing-mesh-networks", "cluster1-istiod-vs", ...everywhere(2, "istiod")].sort());
+        assert.deepEqual(
+            added,
+            ["cluster1-cluster-aware-routing-mesh-networks-1-30-3", "cluster1-istiod-vs-1-30-3", ...everywhere(2, "istiod-1-30-3", "revision-tag-default")].sort(),
+        );
+        assert.deepEqual(changed, everywhere(2, "base", "network-gateway").sort());
+    });
+
+    it("previews a first install with two revisions cleanly: the same resources, addresses unknown", async () => {
+        const preview = await planProgram(stackConfig(2, { istio: STEPS[1] }), { preview: true });
+        assert.deepEqual(names(preview.resources), names(plan(1).resources));
     });
 
     it("exports the revisions installed and the default one", () => {
