@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every binary the simulated environment runs, from the Go modules pinned in the go.mod/go.sum
 # files beside this script, with the ordinary go command (the Go module proxy is the only source).
-# Each piece lands in $SIM_CACHE/bin/<piece>-<version>-<hash of go.sum and this script>/, so a second
+# Each piece lands in $SIM_CACHE/bin/<piece>-<version>-<hash of go.sum, its .go files and this script>/, so a second
 # run reuses it.
 # Prints the directory that holds links to all of them (add it to PATH).
 set -euo pipefail
@@ -24,11 +24,11 @@ ISTIO_PREVIOUS_VERSION=1.31.0-dev.20260423 # istio.io/istio b01690e6db7d, in ./i
 
 log() { printf 'toolchain: %s\n' "$*" >&2; }
 
-# piece_dir <module dir> <version>: the cache directory of one piece, keyed by its version, its go.sum
-# and this script (which holds the ldflags).
+# piece_dir <module dir> <version>: the cache directory of one piece, keyed by its version, its go.sum,
+# its own Go sources (the commands of ours it builds) and this script (which holds the ldflags).
 piece_dir() {
   local sum
-  sum="$(cat "$here/$1/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)"
+  sum="$(find "$here/$1" -name '*.go' -print0 | sort -z | xargs -0 cat "$here/$1/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)"
   printf '%s/bin/%s-%s-%s' "$cache" "$1" "$2" "$sum"
 }
 
