@@ -20,19 +20,24 @@ KWOK_VERSION=v0.8.0
 # Two Istio development commits (no release of Istio resolves on the proxy), named as releases are, so
 # the program can install both side by side as revisions: the charts are stamped with the version.
 ISTIO_VERSION=1.31.0-dev.20260827          # istio.io/istio eed52ebb66ad, in ./istio
-ISTIO_PREVIOUS_VERSION=1.31.0-dev.20260423 # istio.io/istio b01690e6db7d, in ./istio-previous
+ISTIO_PREVIOUS_VERSION=1.31.0-dev.20260423 # istio.io/istio b01690e6db7d, ./istio-previous/go.mod
 
 log() { printf 'toolchain: %s\n' "$*" >&2; }
 
+# source_dir <module dir>: where the Go sources a module builds are. istio-previous is a go.mod and
+# go.sum only: it builds ./istio's commands (with -modfile) against the earlier Istio commit.
+source_dir() { case "$1" in istio-previous) echo istio ;; *) echo "$1" ;; esac; }
+
 # piece_dir <module dir> <version>: the cache directory of one piece, keyed by its version, its go.sum,
-# its own Go sources (the commands of ours it builds) and this script (which holds the ldflags).
+# its Go sources (the commands of ours it builds) and this script (which holds the ldflags).
 piece_dir() {
   local sum
-  sum="$(find "$here/$1" -name '*.go' -print0 | sort -z | xargs -0 cat "$here/$1/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)"
+  sum="$(find "$here/$(source_dir "$1")" -name '*.go' -print0 | sort -z | xargs -0 cat "$here/$1/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)"
   printf '%s/bin/%s-%s-%s' "$cache" "$1" "$2" "$sum"
 }
 
-# build <module dir> <version> <ldflags> <out name=package>...: go build each package unless cached.
+# build <module dir> <version> <ldflags> <out name=package>...: go build each package of the module's
+# sources with its go.mod unless cached.
 build() {
   local mod="$1" version="$2" ldflags="$3"; shift 3
   local dir; dir="$(piece_dir "$mod" "$version")"
@@ -44,7 +49,7 @@ build() {
     mkdir -p "$dir"
     local spec
     for spec in "$@"; do
-      (cd "$here/$mod" && go build -trimpath -tags osusergo,grpcnotrace -ldflags "-s -w $ldflags" \
+      (cd "$here/$(source_dir "$mod")" && go build -modfile="$here/$mod/go.mod" -trimpath -tags osusergo,grpcnotrace -ldflags "-s -w $ldflags" \
         -o "$dir/${spec%%=*}" "${spec#*=}")
     done
     touch "$dir/.done"

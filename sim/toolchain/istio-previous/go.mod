@@ -1,6 +1,8 @@
 // istiod (pilot-discovery) and its charts at an earlier Istio commit (April 2026), for the e2e's canary upgrade to
-// the one in ../istio. Its own pseudo-versions of agentgateway/api, go-control-plane/contrib and istio.io/client-go
-// are not served by the Go module proxy; the replace lines take the served ones ../istio uses (client-go: v1.31.0).
+// the one in ../istio: build.sh builds ../istio's sources with this file (go build -modfile; to tidy it, run
+// `go mod tidy -modfile=../istio-previous/go.mod` in ../istio). Its own pseudo-versions of agentgateway/api,
+// go-control-plane/contrib and istio.io/client-go are not served by the Go module proxy; the replace lines take
+// the served ones ../istio uses (client-go: v1.31.0).
 module istio-multicluster/sim/toolchain/istio-previous
 
 go 1.26.0
