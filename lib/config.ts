@@ -13,7 +13,7 @@ import * as semver from "semver";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { isLocalChartRepository, localChartProblem } from "./charts";
-import { DEFAULT_TAG, type Revision, revisionNameOf } from "./revisions";
+import { DEFAULT_TAG, type Revision, defaultRevisionOf, revisionNameOf, singleControlPlane } from "./revisions";
 
 /** The Pulumi project name, which is also the namespace of our config keys. */
 export const PROJECT = "istio-multicluster";
@@ -396,12 +396,12 @@ function stackSchema(raw: Record<string, unknown>) {
                     }
                 }, always)
                 .transform(({ revisions, defaultRevision, ...rest }) => {
-                    if (revisions === undefined) return { ...rest, revisions: [{ name: "", version: rest.version }], defaultRevision: "" };
+                    if (revisions === undefined) return { ...rest, ...singleControlPlane(rest.version) };
                     const named = revisions.map((r): Revision => ({ name: r.name ?? revisionNameOf(r.version), version: r.version }));
-                    const byDefault = named.find((r) => r.name === defaultRevision) ?? named[0];
+                    const byDefault = defaultRevisionOf({ revisions: named, defaultRevision: defaultRevision ?? "" });
                     return { ...rest, version: byDefault.version, revisions: named, defaultRevision: byDefault.name };
                 })
-                .default({ ...ISTIO_DEFAULTS, revisions: [{ name: "", version: ISTIO_DEFAULTS.version }], defaultRevision: "" }),
+                .default({ ...ISTIO_DEFAULTS, ...singleControlPlane(ISTIO_DEFAULTS.version) }),
             ca: known(
                 {
                     source: z.enum(["generate", "files"], { error: '"generate" or "files"' }).default("generate"),
