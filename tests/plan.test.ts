@@ -1,10 +1,9 @@
 import { strict as assert } from "node:assert";
 import { type Plan, type PlannedResource, longestChain, planProgram } from "../scripts/lib/plan";
-import { stackConfig, useFixtureKubeconfig } from "./support";
+import { byUrn, planDiff, stackConfig, useFixtureKubeconfig } from "./support";
 
 /** What a resource is, whatever cluster it belongs to: its name without the cluster prefix. */
 const role = (r: PlannedResource) => (r.provider ? r.name.replace(/^cluster\d+-/, "") : r.name);
-const byUrn = (plan: Plan) => new Map(plan.resources.map((r) => [r.urn, r]));
 
 /** Dependencies between resources of two different clusters, as "dependent role -> dependency role". */
 function crossClusterEdges(plan: Plan): Set<string> {
@@ -52,20 +51,10 @@ describe("the plan as data", () => {
         ]);
     });
 
-    const diff = (before: Plan, after: Plan) => {
-        const old = byUrn(before);
-        const added = after.resources.filter((r) => !old.has(r.urn)).map((r) => r.name);
-        const changed = after.resources
-            .filter((r) => old.has(r.urn) && JSON.stringify(r.inputs) !== JSON.stringify(old.get(r.urn)?.inputs))
-            .map((r) => r.name);
-        const current = byUrn(after);
-        const removed = before.resources.filter((r) => !current.has(r.urn)).map((r) => r.name);
-        return { added, changed, removed };
-    };
     const cluster4 = (names: string[]) => names.every((n) => n === "cluster4" || n.startsWith("cluster4-") || n.startsWith("mesh-ca-cluster4-"));
 
     it("adds a remote's own resources and changes only the primary's mesh networks", () => {
-        const { added, changed, removed } = diff(plan(2), plan(3));
+        const { added, changed, removed } = planDiff(plan(2), plan(3));
         assert.deepEqual(removed, []);
         assert.ok(cluster4(added), added.join(", "));
         assert.ok(added.includes("cluster4-remote-secret-secret") && added.includes("cluster4-network-gateway"));
@@ -73,7 +62,7 @@ describe("the plan as data", () => {
     });
 
     it("removes exactly that remote's resources", () => {
-        const { added, changed, removed } = diff(plan(3), plan(2));
+        const { added, changed, removed } = planDiff(plan(3), plan(2));
         assert.deepEqual(added, []);
         assert.ok(cluster4(removed) && removed.length === plan(3).resources.length - plan(2).resources.length, removed.join(", "));
         assert.deepEqual(changed, ["cluster1-cluster-aware-routing-mesh-networks"]);

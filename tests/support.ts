@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { PROJECT } from "../lib/config";
-import type { PlannedResource } from "../scripts/lib/plan";
+import type { Plan, PlannedResource } from "../scripts/lib/plan";
 
 export const CONTEXTS = ["kind-cluster1", "kind-cluster2", "kind-cluster3", "kind-cluster4"];
 
@@ -91,4 +91,19 @@ export function outputOf<T>(output: { apply<U>(f: (t: T) => U): unknown }): Prom
 /** The Kubernetes resources of a plan (custom or read, not components or providers). */
 export function kubernetesObjects(resources: readonly PlannedResource[]): PlannedResource[] {
     return resources.filter((r) => r.type.startsWith("kubernetes:"));
+}
+
+/** A plan's resources by URN. */
+export const byUrn = (plan: Plan) => new Map(plan.resources.map((r) => [r.urn, r]));
+
+/** What a second plan adds, changes (inputs) and removes against a first, as sorted resource names. */
+export function planDiff(before: Plan, after: Plan): { added: string[]; changed: string[]; removed: string[] } {
+    const old = byUrn(before);
+    const current = byUrn(after);
+    const names = (rs: readonly PlannedResource[]) => rs.map((r) => r.name).sort();
+    return {
+        added: names(after.resources.filter((r) => !old.has(r.urn))),
+        changed: names(after.resources.filter((r) => old.has(r.urn) && JSON.stringify(r.inputs) !== JSON.stringify(old.get(r.urn)?.inputs))),
+        removed: names(before.resources.filter((r) => !current.has(r.urn))),
+    };
 }

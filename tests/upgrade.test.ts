@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
-import { type Plan, type PlannedResource, longestChain, planProgram } from "../scripts/lib/plan";
-import { stackConfig, useFixtureKubeconfig } from "./support";
+import { type PlannedResource, longestChain, planProgram } from "../scripts/lib/plan";
+import { planDiff, stackConfig, useFixtureKubeconfig } from "./support";
 
 /**
  * The canary upgrade as the README documents it, each step one config change and one `pulumi up`:
@@ -15,19 +15,6 @@ const STEPS: Record<string, unknown>[] = [
     { revisions: [OLD, NEW], defaultRevision: "1-30-3" },
     { revisions: [NEW] },
 ];
-
-const byUrn = (plan: Plan) => new Map(plan.resources.map((r) => [r.urn, r]));
-const names = (rs: readonly PlannedResource[]) => rs.map((r) => r.name).sort();
-
-function diff(before: Plan, after: Plan) {
-    const old = byUrn(before);
-    const current = byUrn(after);
-    return {
-        added: names(after.resources.filter((r) => !old.has(r.urn))),
-        changed: names(after.resources.filter((r) => old.has(r.urn) && JSON.stringify(r.inputs) !== JSON.stringify(old.get(r.urn)?.inputs))),
-        removed: names(before.resources.filter((r) => !current.has(r.urn))),
-    };
-}
 
 /** `role` on each cluster, for clusters 1 (primary) to 1 + remotes. */
 const everywhere = (remotes: number, ...roles: string[]) =>
@@ -45,7 +32,7 @@ describe("upgrading Istio by revision (the plan of each step)", () => {
     });
 
     it("step 1 adds the new control plane on the primary and its webhooks and Service on every remote, and changes only base", () => {
-        const { added, changed, removed } = diff(plan(0), plan(1));
+        const { added, changed, removed } = planDiff(plan(0), plan(1));
         assert.deepEqual(removed, []);
         assert.deepEqual(
             added,
@@ -63,7 +50,7 @@ describe("upgrading Istio by revision (the plan of each step)", () => {
     });
 
     it("step 2 moves only the default tag, the default validator and the network gateways", () => {
-        const { added, changed, removed } = diff(plan(1), plan(2));
+        const { added, changed, removed } = planDiff(plan(1), plan(2));
         assert.deepEqual([added, removed], [[], []]);
         assert.deepEqual(changed, everywhere(2, "base", "network-gateway", "revision-tag-default").sort());
         for (const r of plan(2).resources.filter((x) => x.name.endsWith("-revision-tag-default"))) {
@@ -78,7 +65,7 @@ describe("upgrading Istio by revision (the plan of each step)", () => {
     it("step 2's preview, where the gateways' outputs are unknown until they upgrade, shows the same mesh networks and remote control planes", async () => {
         // Found in the real run: the address read from the gateway release's status made every remote's
         // istiod and the mesh networks look changed in the preview of this step.
-        const { changed } = diff(plan(1), plan(2));
+        const { changed } = planDiff(plan(1), plan(2));
         const before = new Set(plan(1).resources.map((r) => r.name));
         const preview = await planProgram(stackConfig(2, { istio: STEPS[2] }), {
             preview: true,
@@ -92,7 +79,7 @@ describe("upgrading Istio by revision (the plan of each step)", () => {
     });
 
     it("step 3 removes exactly the old control plane and its remote pieces", () => {
-        const { added, changed, removed } = diff(plan(2), plan(3));
+        const { added, changed, removed } = planDiff(plan(2), plan(3));
         assert.deepEqual([added, changed], [[], []]);
         assert.deepEqual(
             removed,
@@ -102,8 +89,8 @@ describe("upgrading Istio by revision (the plan of each step)", () => {
 
     it("rolls back each step by undoing exactly what it did", () => {
         for (const step of [1, 2, 3]) {
-            const forward = diff(plan(step - 1), plan(step));
-            const back = diff(plan(step), plan(step - 1));
+            const forward = planDiff(plan(step - 1), plan(step));
+            const back = planDiff(plan(step), plan(step - 1));
             assert.deepEqual(back, { added: forward.removed, changed: forward.changed, removed: forward.added }, `step ${step}`);
         }
     });
@@ -129,7 +116,7 @@ describe("upgrading Istio by revision (the plan of each step)", () => {
     it("moving from istio.version to revisions re-installs the control plane under the revision's name, with the tag", async () => {
         const unrevisioned = await planProgram(stackConfig(2, { istio: { version: "1.30.3" } }));
         const revisioned = await planProgram(stackConfig(2, { istio: { revisions: [NEW] } }));
-        const { added, changed, removed } = diff(unrevisioned, revisioned);
+        const { added, changed, removed } = planDiff(unrevisioned, revisioned);
         assert.deepEqual(removed, ["cluster1-cluster-aware-routing-mesh-networks", "cluster1-istiod-vs", ...everywhere(2, "istiod")].sort());
         assert.deepEqual(
             added,
@@ -140,6 +127,7 @@ describe("upgrading Istio by revision (the plan of each step)", () => {
 
     it("previews a first install with two revisions cleanly: the same resources, addresses unknown", async () => {
         const preview = await planProgram(stackConfig(2, { istio: STEPS[1] }), { preview: true });
+        const names = (rs: readonly PlannedResource[]) => rs.map((r) => r.name).sort();
         assert.deepEqual(names(preview.resources), names(plan(1).resources));
     });
 
