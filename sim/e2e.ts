@@ -105,6 +105,8 @@ async function inside(state: SimState): Promise<void> {
     const options = { onOutput: pulumiLog, policyPacks };
     const configure = (clusters: readonly SimCluster[], versions?: Record<string, readonly string[]>, tokenRotations?: Record<string, string>) =>
         writeStackFile(state, clusters, { sampleVersions: versions, tokenRotations });
+    // With both remotes: v2 on each.
+    const sampleVersions = { [primary.name]: ["v1"], [remote1.name]: ["v2"], [remote2.name]: ["v2"] };
     const sidecarIp = `${primary.podCIDR.split(".").slice(0, 2).join(".")}.250.250`;
     /** What istiod of `revision` ("" : without revision) serves a cluster1 sidecar for helloworld, once it is `expected`. */
     const helloEndpoints = async (expected: string[], revision = "") =>
@@ -234,7 +236,7 @@ async function inside(state: SimState): Promise<void> {
     });
 
     await step("6. adding a remote changes only the primary's mesh networks and adds its remote secret; removing it takes back exactly that", async (saw) => {
-        configure([primary, remote1, remote2], { [primary.name]: ["v1"], [remote1.name]: ["v2"], [remote2.name]: ["v2"] }, { [remote1.name]: "2" });
+        configure([primary, remote1, remote2], sampleVersions, { [remote1.name]: "2" });
         const events: EngineEvent[] = [];
         await stack.preview({ ...options, onEvent: (e) => events.push(e) });
         const ops = collectSteps(events);
@@ -314,7 +316,7 @@ async function inside(state: SimState): Promise<void> {
         saw.destroySeconds = (Date.now() - destroyStart) / 1000;
         assert.equal(destroyed.summary.result, "succeeded");
         saw.leftovers = await nothingLeft();
-        writeStackFile(state, all, { istio: { revisions: [{ version: OLD }] }, sampleVersions: { [primary.name]: ["v1"], [remote1.name]: ["v2"], [remote2.name]: ["v2"] } });
+        writeStackFile(state, all, { istio: { revisions: [{ version: OLD }] }, sampleVersions });
         const start = Date.now();
         const up = await stack.up(options);
         saw.reinstallTwoRemotesSeconds = (Date.now() - start) / 1000;
@@ -324,7 +326,6 @@ async function inside(state: SimState): Promise<void> {
         saw.endpoints = await helloEndpoints(await expectedEndpoints(), oldRev);
     });
 
-    const sampleVersions = { [primary.name]: ["v1"], [remote1.name]: ["v2"], [remote2.name]: ["v2"] };
     const withBoth = (defaultRevision: string) => ({ revisions: [{ version: OLD }, { version: NEW }], defaultRevision });
 
     await step(`9. upgrade 1/3, add ${NEW}: the preview adds only its control plane and remote pieces (and moves base); both istiods serve`, async (saw) => {

@@ -39,10 +39,19 @@ function endpointResolver(core: CoreV1Api, discovery: DiscoveryV1Api): Resolve {
     };
 }
 
-/** Gives every LoadBalancer Service without an address the next free one of its cluster. */
-async function assignLoadBalancers(core: CoreV1Api, cluster: SimCluster, log: (line: string) => void): Promise<void> {
+/**
+ * Gives every LoadBalancer Service without an address the next free one of its cluster; returns every
+ * Service's load-balancer address, by `namespace/name`.
+ */
+async function assignLoadBalancers(core: CoreV1Api, cluster: SimCluster, log: (line: string) => void): Promise<Map<string, string>> {
     const services = (await core.listServiceForAllNamespaces()).items;
-    const used = new Set(services.map(ingressIp).filter(Boolean));
+    const key = (x: V1Service) => `${x.metadata?.namespace}/${x.metadata?.name}`;
+    const addresses = new Map<string, string>();
+    for (const x of services) {
+        const ip = ingressIp(x);
+        if (ip) addresses.set(key(x), ip);
+    }
+    const used = new Set(addresses.values());
     for (const s of services.filter((x) => x.spec?.type === "LoadBalancer" && !ingressIp(x))) {
         let n = 1;
         while (used.has(loadBalancerAddress(cluster, n))) n++;
@@ -53,8 +62,10 @@ async function assignLoadBalancers(core: CoreV1Api, cluster: SimCluster, log: (l
             namespace: s.metadata?.namespace ?? "",
             body: { ...s, status: { ...s.status, loadBalancer: { ingress: [{ ip, ipMode: "VIP" }] } } },
         });
-        log(`${cluster.name}: Service ${s.metadata?.namespace}/${s.metadata?.name} gets load-balancer address ${ip}`);
+        addresses.set(key(s), ip);
+        log(`${cluster.name}: Service ${key(s)} gets load-balancer address ${ip}`);
     }
+    return addresses;
 }
 
 async function main(): Promise<void> {
@@ -81,15 +92,16 @@ async function main(): Promise<void> {
     const binaries = fs.readdirSync(state.binDir);
     log(`supervising ${state.clusters.map((c) => c.name).join(", ")}`);
     for (;;) {
+        let gateway: string | undefined; // the primary's network gateway address
         for (const cluster of state.clusters) {
-            await assignLoadBalancers(cores.get(cluster.name) as CoreV1Api, cluster, log).catch((e: unknown) => log(`${cluster.name}: ${String(e)}`));
+            const addresses = await assignLoadBalancers(cores.get(cluster.name) as CoreV1Api, cluster, log).catch((e: unknown) => {
+                log(`${cluster.name}: ${String(e)}`);
+                return new Map<string, string>();
+            });
+            if (cluster === primary) gateway = addresses.get(`istio-system/${NETWORK_GATEWAY.name}`);
         }
         try {
             const core = cores.get(primary.name) as CoreV1Api;
-            const gateway = (await core.listNamespacedService({ namespace: "istio-system" })).items
-                .filter((x) => x.metadata?.name === NETWORK_GATEWAY.name)
-                .map(ingressIp)
-                .find(Boolean);
             if (gateway && !routed.has(gateway)) {
                 startRouter(gateway, ISTIOD_GATEWAY_PORTS, virtualServices, resolve, log);
                 routed.add(gateway);
