@@ -163,10 +163,13 @@ export async function runUnderMocks(
                 const unknownRead = args.id === pulumi.runtime.unknownValue;
                 const existing = unknownRead ? undefined : preview ? options.existing?.(args.name) : "same";
                 const inputs = args.inputs as Record<string, unknown>;
-                const outputs = mockState(args, options);
-                // An update's outputs that are not its inputs stay unknown until it runs.
-                const unknownOutputs = Object.fromEntries(Object.keys(outputs).filter((k) => !(k in inputs)).map((k) => [k, pulumi.runtime.unknownValue]));
-                const state = existing === "same" ? outputs : existing === "update" ? { ...inputs, ...unknownOutputs } : inputs;
+                let state = inputs;
+                if (existing !== undefined) {
+                    const outputs = mockState(args, options);
+                    // An update's outputs that are not its inputs stay unknown until it runs.
+                    const updated = (k: string) => (k in inputs ? inputs[k] : pulumi.runtime.unknownValue);
+                    state = existing === "same" ? outputs : Object.fromEntries(Object.keys(outputs).map((k) => [k, updated(k)]));
+                }
                 // The SDK passes an empty id for a resource to create: give it one (an empty id reads as unknown).
                 return { id: existing === undefined ? undefined : args.id || `${args.name}-id`, state };
             },
