@@ -28,11 +28,13 @@ const providers = new Map(
 );
 const providerOf = (name: string) => providers.get(name) as k8s.Provider;
 
+// CA key material only where istiod runs (the primary): remotes' workloads are signed there.
 const { directory } = config.ca;
+const signers = [config.primary];
 const cacerts =
     directory !== undefined && config.ca.source === "files"
-        ? Object.fromEntries(clusters.map((c) => [c.name, readCaCertsFiles(directory, c.name)]))
-        : new SharedRootCA("mesh-ca", { clusterNames: clusters.map((c) => c.name) }, { protect: config.protect.ca }).cacerts;
+        ? Object.fromEntries(signers.map((c) => [c.name, readCaCertsFiles(directory, c.name)]))
+        : new SharedRootCA("mesh-ca", { clusterNames: signers.map((c) => c.name) }, { protect: config.protect.ca }).cacerts;
 
 /** The control planes by revision (one without revision unless `istio.revisions` is set). */
 const controlPlanes = { revisions: source.revisions, defaultRevision: source.defaultRevision };
@@ -44,12 +46,14 @@ const clusterArgs = (c: ClusterConfig): IstioClusterArgs => ({
     meshId: source.meshId,
     source,
     controlPlanes,
-    caCerts: cacerts[c.name],
-    protectCaCerts: config.protect.ca,
     gatewayAddress: c.gatewayAddress,
 });
 
-const primary = new IstioPrimary(config.primary.name, clusterArgs(config.primary), { provider: providerOf(config.primary.name) });
+const primary = new IstioPrimary(
+    config.primary.name,
+    { ...clusterArgs(config.primary), caCerts: cacerts[config.primary.name], protectCaCerts: config.protect.ca },
+    { provider: providerOf(config.primary.name) },
+);
 
 const remotes = config.remotes.map(
     (r) =>

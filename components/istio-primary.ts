@@ -2,7 +2,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
     type IstioClusterArgs,
+    type SigningClusterArgs,
     controlPlanesOf,
+    declareCacerts,
     declareDefaultTag,
     declareIstioSystem,
     declareIstiods,
@@ -12,10 +14,11 @@ import { exposeIstiodGateway, exposeIstiodVirtualService, strictPeerAuthenticati
 import { primaryIstiodValues } from "../lib/istio-values";
 
 /**
- * The primary: its identity, charts and CA ({@link IstioClusterArgs}); istiod here serves every cluster.
+ * The primary: its identity and charts ({@link IstioClusterArgs}) and the CA its istiod signs with for
+ * every cluster ({@link SigningClusterArgs}).
  * https://istio.io/latest/docs/setup/install/multicluster/primary-remote_multi-network/
  */
-export type IstioPrimaryArgs = IstioClusterArgs;
+export type IstioPrimaryArgs = IstioClusterArgs & SigningClusterArgs;
 
 /**
  * The primary cluster: istiod for the whole mesh (one per revision), its network gateway, each istiod
@@ -48,6 +51,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
         const planes = controlPlanesOf(args);
         const system = declareIstioSystem(name, { ...args, controlPlanes: planes, role: "primary" }, this);
         this.namespace = system.namespace.metadata.name;
+        const cacerts = declareCacerts(name, this.namespace, args, this);
 
         this.istiods = declareIstiods(
             name,
@@ -58,7 +62,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
                 values: (r) => primaryIstiodValues(args, args.source.hub, r.name),
             },
             // istiod reads `cacerts` once at start: without it, it would mint a self-signed root of its own.
-            { parent: this, dependsOn: [system.cacerts, system.base] },
+            { parent: this, dependsOn: [cacerts, system.base] },
         );
         this.istiod = this.istiods.get(planes.defaultRevision) as k8s.helm.v3.Release;
 

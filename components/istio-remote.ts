@@ -27,7 +27,10 @@ export interface PrimaryReference {
     readonly discoveryAddresses: ReadonlyMap<string, pulumi.Input<string>>;
 }
 
-/** A remote: its identity, charts and CA ({@link IstioClusterArgs}), and how it reaches the primary. */
+/**
+ * A remote: its identity and charts ({@link IstioClusterArgs}), and how it reaches the primary. No CA:
+ * the primary's istiod signs its workloads and writes the root into its namespaces.
+ */
 export interface IstioRemoteArgs extends IstioClusterArgs {
     /** The https URL the primary's istiod uses to reach this cluster's API server. */
     readonly apiServer: string;
@@ -100,7 +103,7 @@ export class IstioRemote extends pulumi.ComponentResource {
                     return remoteIstiodValues(args, args.source.hub, pilotAddress, r.name);
                 },
             },
-            { parent: this, dependsOn: [system.cacerts, system.base] },
+            { parent: this, dependsOn: [system.base] },
         );
         this.istiod = this.istiods.get(planes.defaultRevision) as k8s.helm.v3.Release;
 

@@ -8,23 +8,26 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
 import * as semver from "semver";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { isLocalChartRepository, localChartProblem } from "./charts";
+import { type MergedKubeconfig, mergeKubeconfigs, parseKubeconfig, singleContext } from "./kubeconfig";
 import { DEFAULT_TAG, type Revision, defaultRevisionOf, revisionNameOf, singleControlPlane } from "./revisions";
 
 /** The Pulumi project name, which is also the namespace of our config keys. */
 export const PROJECT = "istio-multicluster";
 
 /**
- * Defaults of the `istio` key. 1.30.3 is the newest stable release tagged in istio/istio whose charts
- * were checked (see lib/chart-values.ts). Charts and images moved in 2026: the GCS chart bucket stops
- * after 1.30 and the registry.istio.io image hub is retired, so both point at the current homes.
+ * Defaults of the `istio` key. 1.30.5 (istio.io, 2026-09-21) carries the fixes of 1.30.4 for two
+ * multicluster bugs our flows hit on 1.30.0–1.30.3: a remote-secret rotation wiping the rotated
+ * cluster's endpoints (istio/istio#61043) and removing a remote unregistering the other networks'
+ * gateways (#60920). Its chart keys are those checked at 1.30.3 (lib/chart-keys.ts: patch releases
+ * keep chart values). Charts and images moved in 2026: the GCS chart bucket stops after 1.30 and the
+ * registry.istio.io image hub is retired, so both point at the current homes.
  */
 export const ISTIO_DEFAULTS = {
-    version: "1.30.3",
+    version: "1.30.5",
     meshId: "mesh1",
     chartRepository: "https://blob.istio.io/istio-release/charts",
     hub: "docker.io/istio",
@@ -48,7 +51,7 @@ export interface ClusterConfig {
     readonly network: string;
     /** The kubeconfig context the cluster's provider uses. */
     readonly context: string;
-    /** The kubeconfig (all of it, current context set) for the cluster's provider; treat as secret. */
+    /** A kubeconfig holding only this cluster's context, cluster and user, for its provider; treat as secret. */
     readonly kubeconfig: string;
     /** The https URL istiod uses to reach this cluster's API server. */
     readonly apiServer: string;
@@ -198,46 +201,66 @@ const remoteShape = {
         .optional(),
 };
 
-/** Where a cluster's kubeconfig comes from, read with @kubernetes/client-node as kubectl would. */
+/** Where a cluster's kubeconfig comes from, read as kubectl would (lib/kubeconfig.ts). */
 interface KubeconfigSource {
     readonly id: string;
-    readonly kubeConfig: KubeConfig;
+    readonly merged: MergedKubeconfig;
 }
+
+/** Why a kubeconfig cannot be had at all (no file), as opposed to one that is there but wrong. */
+const NO_DEFAULT_KUBECONFIG = {
+    unset: "KUBECONFIG is unset and ~/.kube/config does not exist",
+    missing: "KUBECONFIG names no existing file",
+} as const;
+const NO_KUBECONFIG_FILE = "a kubeconfig file that exists, or inline kubeconfig";
+
+/** The files of the user's default kubeconfig, as kubectl takes them: `KUBECONFIG`'s existing files, else `~/.kube/config`. */
+function defaultKubeconfigFiles(): { files: string[]; missing?: string } {
+    const listed = (process.env.KUBECONFIG ?? "").split(path.delimiter).filter(Boolean);
+    const candidates = listed.length > 0 ? listed : [path.join(os.homedir(), ".kube", "config")];
+    const files = candidates.filter((f) => fs.existsSync(f));
+    return files.length > 0 ? { files } : { files, missing: listed.length > 0 ? NO_DEFAULT_KUBECONFIG.missing : NO_DEFAULT_KUBECONFIG.unset };
+}
+
+const readKubeconfigFile = (file: string) => parseKubeconfig(fs.readFileSync(file, "utf8"), path.dirname(path.resolve(file)));
 
 /** The user's default kubeconfig (`KUBECONFIG`, else `~/.kube/config`), or why there is none. */
 function defaultKubeconfig(): KubeconfigSource | string {
-    const files = (process.env.KUBECONFIG ?? "").split(path.delimiter).filter(Boolean);
-    const candidates = files.length > 0 ? files : [path.join(os.homedir(), ".kube", "config")];
-    if (!candidates.some((f) => fs.existsSync(f))) {
-        const why = files.length > 0 ? "KUBECONFIG names no existing file" : "KUBECONFIG is unset and ~/.kube/config does not exist";
-        return `a kubeconfig (${why})`;
-    }
+    const { files, missing } = defaultKubeconfigFiles();
+    if (missing !== undefined) return `a kubeconfig (${missing})`;
     try {
-        const kubeConfig = new KubeConfig();
-        kubeConfig.loadFromDefault();
-        return { id: `default:${candidates.join(path.delimiter)}`, kubeConfig };
+        return { id: `default:${files.join(path.delimiter)}`, merged: mergeKubeconfigs(files.map(readKubeconfigFile)) };
     } catch {
         // Not the parser's message: it quotes the offending line, which may hold a credential.
         return "a kubeconfig that parses (the default one does not)";
     }
 }
 
+const isInlineKubeconfig = (value: string) => value.includes("\n") || value.trimStart().startsWith("{");
+const expandHome = (file: string) => (file.startsWith("~/") ? path.join(os.homedir(), file.slice(2)) : file);
+
 /** A cluster's own `kubeconfig` value: inline YAML/JSON when it spans lines or starts with `{`, else a path. */
 function explicitKubeconfig(value: string): KubeconfigSource | string {
-    const inline = value.includes("\n") || value.trimStart().startsWith("{");
     try {
-        const kubeConfig = new KubeConfig();
-        if (inline) {
-            kubeConfig.loadFromString(value);
-            return { id: `inline:${createHash("sha256").update(value).digest("hex")}`, kubeConfig };
+        if (isInlineKubeconfig(value)) {
+            return { id: `inline:${createHash("sha256").update(value).digest("hex")}`, merged: mergeKubeconfigs([parseKubeconfig(value)]) };
         }
-        const file = value.startsWith("~/") ? path.join(os.homedir(), value.slice(2)) : value;
-        if (!fs.existsSync(file)) return "a kubeconfig file that exists, or inline kubeconfig";
-        kubeConfig.loadFromFile(file);
-        return { id: `file:${path.resolve(file)}`, kubeConfig };
+        const file = expandHome(value);
+        if (!fs.existsSync(file)) return NO_KUBECONFIG_FILE;
+        return { id: `file:${path.resolve(file)}`, merged: mergeKubeconfigs([readKubeconfigFile(file)]) };
     } catch {
         return "a readable kubeconfig";
     }
+}
+
+/**
+ * Why a cluster's kubeconfig (its `kubeconfig` value, or the default one) does not exist at all, or
+ * undefined when there is one to read. Tools that never contact a cluster (the plan) go on without it.
+ */
+export function absentKubeconfig(kubeconfig: string | undefined): string | undefined {
+    if (kubeconfig === undefined) return defaultKubeconfigFiles().missing;
+    if (isInlineKubeconfig(kubeconfig)) return undefined;
+    return fs.existsSync(expandHome(kubeconfig)) ? undefined : `${kubeconfig} does not exist`;
 }
 
 /** A cluster's kubeconfig context resolved, or the problem (with the key it belongs to). */
@@ -245,22 +268,15 @@ type Resolution =
     | { readonly context: string; readonly kubeconfig: string; readonly server?: string; readonly sourceId: string }
     | { readonly problem: string; readonly key: "kubeconfig" | "context" };
 
-/** A context of a kubeconfig, resolved; or the problem. */
+/** A context of a kubeconfig, cut down to itself (its provider gets nothing of the other contexts); or the problem. */
 function resolveContext(source: KubeconfigSource | string, contextName: string | undefined): Resolution {
     if (typeof source === "string") return { problem: source, key: "kubeconfig" };
-    const contexts = source.kubeConfig.getContexts().map((x) => x.name);
-    const context = source.kubeConfig.getContextObject(contextName ?? source.kubeConfig.getCurrentContext());
-    if (!context) {
-        return { problem: `a context of the kubeconfig (${contexts.length > 0 ? contexts.join(", ") : "it has none"})`, key: "context" };
+    const { contextNames } = source.merged;
+    const one = singleContext(source.merged, contextName);
+    if (one === undefined) {
+        return { problem: `a context of the kubeconfig (${contextNames.length > 0 ? contextNames.join(", ") : "it has none"})`, key: "context" };
     }
-    // The source is shared by every cluster that uses it: set the context on a copy.
-    const kubeconfig = { ...(JSON.parse(source.kubeConfig.exportConfig()) as object), "current-context": context.name };
-    return {
-        context: context.name,
-        kubeconfig: JSON.stringify(kubeconfig),
-        server: source.kubeConfig.getCluster(context.cluster)?.server,
-        sourceId: `${source.id}#${context.name}`,
-    };
+    return { context: one.context, kubeconfig: one.kubeconfig, server: one.server, sourceId: `${source.id}#${one.context}` };
 }
 
 /**
@@ -482,16 +498,19 @@ function stackSchema(raw: Record<string, unknown>) {
                 return;
             }
             const directory = ca.directory;
-            const missing = clusters
+            // Only clusters that run istiod hold a CA: the primary.
+            const signers = clusters
+                .filter((c) => c.path[0] === "primary")
                 .map((c) => c.value.name)
-                .filter((name): name is string => typeof name === "string")
+                .filter((name): name is string => typeof name === "string");
+            const missing = signers
                 .flatMap((name) => CA_FILES.map((f) => path.join(name, f)))
                 .filter((f) => !fs.existsSync(path.join(directory, f)));
             if (missing.length > 0) {
                 ctx.addIssue({
                     code: "custom",
                     path: ["ca", "directory"],
-                    message: `a directory holding <cluster>/{${CA_FILES.join(",")}} (missing: ${missing.join(", ")})`,
+                    message: `a directory holding <cluster>/{${CA_FILES.join(",")}} for each cluster running istiod (${signers.join(", ")}) (missing: ${missing.join(", ")})`,
                 });
             }
         }

@@ -1,7 +1,7 @@
 /**
  * What every cluster of the mesh gets, primary or remote: its `istio-system` namespace labelled with
- * its network, the `cacerts` Secret, the `base` chart, and a network (east-west) gateway whose address
- * becomes an Output. The components call these with `parent: this`, so resources inherit the
+ * its network, the `base` chart, and a network (east-west) gateway whose address becomes an Output;
+ * and what only a cluster running istiod gets: the `cacerts` Secret. The components call these with `parent: this`, so resources inherit the
  * component's cluster provider and are named `${name}-<role>`.
  */
 import * as k8s from "@pulumi/kubernetes";
@@ -25,6 +25,7 @@ import {
     ISTIO_SYSTEM,
     NETWORK_GATEWAY,
     baseValues,
+    gatewayServiceName,
     loadBalancerAddress,
     networkGatewayValues,
 } from "./istio-values";
@@ -48,13 +49,6 @@ export interface IstioClusterArgs {
      * @default one control plane without revision, at `source.version`
      */
     readonly controlPlanes?: ControlPlanes;
-    /** The cluster's `cacerts` (intermediate CA under the shared root). */
-    readonly caCerts: CaCerts;
-    /**
-     * Protect the `cacerts` Secret from deletion (`pulumi destroy` then stops at it).
-     * @default false
-     */
-    readonly protectCaCerts?: boolean;
     /**
      * A fixed address of the cluster's network gateway, used instead of its load balancer's.
      * @default the first `status.loadBalancer.ingress` address of the gateway Service
@@ -145,7 +139,18 @@ export function istioRelease(
     );
 }
 
-export interface IstioSystemArgs extends Pick<IstioClusterArgs, "network" | "caCerts" | "protectCaCerts" | "source"> {
+/** What only a cluster running istiod takes: the CA it signs workload certificates with. */
+export interface SigningClusterArgs {
+    /** The cluster's `cacerts` (intermediate CA under the shared root). */
+    readonly caCerts: CaCerts;
+    /**
+     * Protect the `cacerts` Secret from deletion (`pulumi destroy` then stops at it).
+     * @default false
+     */
+    readonly protectCaCerts?: boolean;
+}
+
+export interface IstioSystemArgs extends Pick<IstioClusterArgs, "network" | "source"> {
     readonly controlPlanes: ControlPlanes;
     readonly role: "primary" | "remote";
     /** Set on remotes: the primary cluster whose istiod manages this one. */
@@ -153,8 +158,8 @@ export interface IstioSystemArgs extends Pick<IstioClusterArgs, "network" | "caC
 }
 
 /**
- * `istio-system` with its network label, `cacerts` and the `base` chart (at the newest revision's
- * version, its default validator on the default revision); istiod must wait for `cacerts`.
+ * `istio-system` with its network label and the `base` chart (at the newest revision's version, its
+ * default validator on the default revision).
  */
 export function declareIstioSystem(name: string, args: IstioSystemArgs, parent: pulumi.Resource) {
     const namespace = new k8s.core.v1.Namespace(
@@ -170,15 +175,6 @@ export function declareIstioSystem(name: string, args: IstioSystemArgs, parent: 
         },
         { parent },
     );
-    const cacerts = new k8s.core.v1.Secret(
-        `${name}-cacerts`,
-        {
-            metadata: { name: "cacerts", namespace: namespace.metadata.name },
-            type: "Opaque",
-            stringData: cacertsSecretData(args.caCerts),
-        },
-        { parent, protect: args.protectCaCerts },
-    );
     const base = istioRelease(
         `${name}-base`,
         {
@@ -190,7 +186,20 @@ export function declareIstioSystem(name: string, args: IstioSystemArgs, parent: 
         },
         { parent },
     );
-    return { namespace, cacerts, base };
+    return { namespace, base };
+}
+
+/**
+ * The `cacerts` Secret istiod signs workload certificates with, on a cluster that runs istiod only: a
+ * remote's workloads are signed by its primary's istiod, which also writes the root into the remote's
+ * namespaces (`istio-ca-root-cert`), so a remote holds no CA key. istiod must wait for it.
+ */
+export function declareCacerts(name: string, namespace: pulumi.Input<string>, args: SigningClusterArgs, parent: pulumi.Resource): k8s.core.v1.Secret {
+    return new k8s.core.v1.Secret(
+        `${name}-cacerts`,
+        { metadata: { name: "cacerts", namespace }, type: "Opaque", stringData: cacertsSecretData(args.caCerts) },
+        { parent, protect: args.protectCaCerts },
+    );
 }
 
 /**
@@ -210,6 +219,7 @@ export function declareNetworkGateway(
     },
     opts: { readonly parent: pulumi.Resource; readonly dependsOn: pulumi.Input<pulumi.Resource>[] },
 ) {
+    const values = networkGatewayValues(args.network, args.controlPlanes.defaultRevision);
     const release = istioRelease(
         `${name}-network-gateway`,
         {
@@ -217,10 +227,12 @@ export function declareNetworkGateway(
             chart: "gateway",
             source: atVersion(args.source, defaultRevisionOf(args.controlPlanes).version),
             namespace: args.namespace,
-            values: networkGatewayValues(args.network, args.controlPlanes.defaultRevision),
+            values,
         },
         { parent: opts.parent, dependsOn: opts.dependsOn },
     );
+    // The Service by the name the chart gives it, not by the release's name.
+    const serviceName = gatewayServiceName(values, NETWORK_GATEWAY.name);
     // Read once the release is installed: from its `id`, which is unknown only while the release is
     // to be created (its `status` is unknown in the preview of every upgrade too, and would make the
     // address — and the mesh networks and remotes using it — look changed when moving the default).
@@ -229,14 +241,14 @@ export function declareNetworkGateway(
     const address =
         fixed !== undefined
             ? installed(fixed)
-            : k8s.core.v1.Service.get(`${name}-network-gateway-service`, installed(pulumi.interpolate`${args.namespace}/${NETWORK_GATEWAY.name}`), {
+            : k8s.core.v1.Service.get(`${name}-network-gateway-service`, installed(pulumi.interpolate`${args.namespace}/${serviceName}`), {
                   parent: opts.parent,
                   dependsOn: [release],
               }).status.apply((status) => {
                   const found = loadBalancerAddress(status?.loadBalancer);
                   if (found === undefined) {
                       throw new Error(
-                          `the network gateway Service ${NETWORK_GATEWAY.name} of ${name} has no load balancer address; ` +
+                          `the network gateway Service ${serviceName} of ${name} has no load balancer address; ` +
                               "give the cluster a gatewayAddress or a load balancer implementation",
                       );
                   }

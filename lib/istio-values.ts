@@ -109,6 +109,14 @@ export function networkGatewayValues(network: string, revision = ""): Record<str
     return { name: NETWORK_GATEWAY.name, networkGateway: network, ...revisionValue(revision) };
 }
 
+/**
+ * The name the gateway chart gives its Service (and Deployment): the `name` value, else the release
+ * name (`gateway.name` in the chart's templates/_helpers.tpl).
+ */
+export function gatewayServiceName(values: { readonly name?: unknown }, release: string): string {
+    return typeof values.name === "string" && values.name !== "" ? values.name : release;
+}
+
 /** True for an IPv4 or IPv6 literal. */
 export function isIpAddress(address: string): boolean {
     return isIP(address) !== 0;

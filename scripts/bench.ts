@@ -12,7 +12,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "./lib/cli";
 import { longestChain, planProgram } from "./lib/plan";
 import { kubeconfigText, stackConfig } from "../tests/support";
 
@@ -49,7 +49,17 @@ function child(args: string[], env: NodeJS.ProcessEnv = {}): { stdout: string; m
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
-    const { values } = parseArgs({ options: { child: { type: "string" }, remotes: { type: "string", default: "1,5,20,50" }, runs: { type: "string", default: "3" } } });
+    const { values } = parseCommandLine({
+        usage: [
+            "usage: npm run bench [-- --remotes 1,5,20,50] [--runs 3]",
+            "  How evaluating the program under the mock runtime scales with remotes (time, peak memory,",
+            "  resources, longest chain), and what starting the program costs. Not part of npm test.",
+            "  --remotes LIST   numbers of remotes to evaluate (default 1,5,20,50)",
+            "  --runs N         runs of each measurement; the median is shown (default 3)",
+            "  -h, --help       this text",
+        ].join("\n"),
+        options: { child: { type: "string" }, remotes: { type: "string", default: "1,5,20,50" }, runs: { type: "string", default: "3" } },
+    });
     if (values.child) {
         console.log(JSON.stringify(await evaluate(Number(values.child))));
         return;

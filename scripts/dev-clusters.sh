@@ -102,14 +102,29 @@ delete() {
   echo "deleted the kind clusters and the load balancer controller"
 }
 
+usage() {
+  cat <<'USAGE'
+usage: npm run dev:clusters [-- --delete | --check [--require TOOL]...]
+  Two local kind clusters (cluster1, cluster2) with LoadBalancer support, and a Pulumi.dev.yaml for them.
+  Needs Docker (a running engine), kind and kubectl.
+  --delete         remove the clusters and the load balancer controller
+  --check          only check the prerequisites
+  --require TOOL   also require TOOL on PATH
+  -h, --help       this text
+USAGE
+}
+
 main() {
   local mode=create required=()
   while (($# > 0)); do
     case "$1" in
+      -h | --help) usage; return 0 ;;
       --delete) mode=delete ;;
       --check) mode=check ;;
-      --require) required+=("$2"); shift ;;
-      *) echo "dev:clusters: unknown argument $1 (use --delete, --check, --require TOOL)" >&2; return 2 ;;
+      --require)
+        if (($# < 2)); then echo "dev:clusters: --require needs a TOOL" >&2; usage >&2; return 2; fi
+        required+=("$2"); shift ;;
+      *) echo "dev:clusters: unknown argument $1" >&2; usage >&2; return 2 ;;
     esac
     shift
   done

@@ -5,7 +5,7 @@
  * primary's istiod sees every remote, and exits non-zero unless every expected version answered.
  * Prints no secret.
  */
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "./lib/cli";
 import { type StackConfig, loadStackConfig } from "../lib/config";
 import { kubernetesMeshApi } from "./lib/kube-api";
 import { readStackConfig } from "./lib/stack-file";
@@ -25,7 +25,19 @@ export async function verifyStack(config: StackConfig, options: { requests?: num
 }
 
 async function main(): Promise<number> {
-    const { values } = parseArgs({
+    const { values } = parseCommandLine({
+        usage: [
+            "usage: npm run verify [-- --stack NAME | --config-json FILE] [--requests N] [--timeout SECONDS] [--json]",
+            "  The page's proof on a stack's clusters: N calls from the curl client on the primary to",
+            "  helloworld.sample:5000/hello, tallied by version and instance, and each remote secret checked.",
+            "  Exits 1 unless every expected version answered.",
+            "  --stack NAME         the stack whose Pulumi.<stack>.yaml to read (default: $PULUMI_STACK or dev)",
+            "  --config-json FILE   `pulumi config --show-secrets --json` output instead (- for standard input)",
+            "  --requests N         calls to count after the warm-up (default 20)",
+            "  --timeout SECONDS    how long to wait for pods and answers (default 120)",
+            "  --json               the report as JSON",
+            "  -h, --help           this text",
+        ].join("\n"),
         options: {
             stack: { type: "string", default: process.env.PULUMI_STACK ?? "dev" },
             "config-json": { type: "string" },

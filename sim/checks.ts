@@ -32,6 +32,26 @@ export async function cacertsChain(state: SimState, cluster: SimCluster) {
     return { chainsToRoot: ca.verify(root.publicKey) && ca.checkIssued(root), root: root.fingerprint256 };
 }
 
+/** Whether a cluster holds a `cacerts` Secret (a CA key) in istio-system. */
+export async function hasCacerts(state: SimState, cluster: SimCluster): Promise<boolean> {
+    return coreOf(state, cluster)
+        .readNamespacedSecret({ name: "cacerts", namespace: "istio-system" })
+        .then(() => true)
+        .catch((e: unknown) => {
+            if ((e as { code?: number }).code === 404) return false;
+            throw e;
+        });
+}
+
+/** The fingerprint of the root istiod wrote into a namespace (`istio-ca-root-cert`), and who wrote it. */
+export async function caRootCertOf(state: SimState, cluster: SimCluster, namespace: string) {
+    const cm = await coreOf(state, cluster).readNamespacedConfigMap({ name: "istio-ca-root-cert", namespace });
+    return {
+        root: new X509Certificate(cm.data?.["root-cert.pem"] ?? "").fingerprint256,
+        writtenBy: cm.metadata?.managedFields?.map((f) => f.manager).filter(Boolean) ?? [],
+    };
+}
+
 /** The remote secret of `remote` on the primary, and whether the remote's API server accepts its kubeconfig. */
 export async function remoteSecret(state: SimState, primary: SimCluster, remote: SimCluster) {
     const name = `istio-remote-secret-${remote.name}`;

@@ -3,12 +3,23 @@
  * sim/environment.ts and the README's "Try it without Docker"). Needs root.
  */
 import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../scripts/lib/cli";
 import { STACK_FILE, down, inNamespace, insideCommand, prepare, reexecInNamespace, startInside, status } from "./environment";
 import { STACK } from "./topology";
 
+const USAGE = [
+    "usage: npm run sim -- up [--remotes N] | status | down",
+    "  The simulated environment (Linux, root, Go): a primary and N remote Kubernetes control planes and a",
+    "  real istiod in a network namespace of their own; the toolchain is built from Go modules on first use.",
+    "  up            start it (--remotes N: how many remotes, default 1) and write Pulumi.sim.yaml",
+    "  status        what runs",
+    "  down          remove it all (logs stay in .sim/logs)",
+    "  -h, --help    this text",
+].join("\n");
+
 async function main(): Promise<number> {
-    const { positionals, values } = parseArgs({
+    const { positionals, values } = parseCommandLine({
+        usage: USAGE,
         allowPositionals: true,
         options: { remotes: { type: "string", default: "1" }, "bin-dir": { type: "string" }, started: { type: "string" } },
     });
@@ -16,7 +27,7 @@ async function main(): Promise<number> {
     switch (command) {
         case "up": {
             if (!inNamespace()) {
-                const binDir = prepare();
+                const binDir = await prepare();
                 const started = String(Date.now());
                 return reexecInNamespace([require.resolve("ts-node/dist/bin"), "--transpile-only", __filename, "up", "--remotes", values.remotes, "--bin-dir", binDir, "--started", started]);
             }
@@ -42,7 +53,7 @@ async function main(): Promise<number> {
             console.log(status().join("\n"));
             return 0;
         default:
-            console.error("usage: npm run sim -- up [--remotes N] | down | status");
+            console.error(`${command === undefined ? "no command" : `unknown command ${command}`}\n\n${USAGE}`);
             return 2;
     }
 }

@@ -10,13 +10,15 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../scripts/lib/cli";
 import { CoreV1Api } from "@kubernetes/client-node";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import {
     cacertsChain,
+    caRootCertOf,
     environmentMemoryMiB,
     gatewayAddress,
+    hasCacerts,
     istioSystem,
     istiodAddress,
     istiodClusters,
@@ -32,6 +34,7 @@ import {
 } from "./checks";
 import { down, inNamespace, prepare, reexecInNamespace, startInside, stopApiServer, writeStackFile } from "./environment";
 import { revisionNameOf } from "../lib/revisions";
+import { eventually } from "./eventually";
 import { policyPackLauncher, simStack } from "./pulumi";
 import { ROOT, type SimState, hasState, kubeConfigOf } from "./state";
 import { NETNS, type SimCluster } from "./topology";
@@ -62,19 +65,6 @@ async function step(name: string, body: (saw: Record<string, unknown>) => Promis
         results.push({ step: name, passed: false, seconds: (Date.now() - start) / 1000, saw, error });
         process.stdout.write(`FAIL ${name}: ${error}\n`);
         return false;
-    }
-}
-
-/** Polls `check` until it passes or `timeoutMs` runs out (istiod applies changes asynchronously). */
-async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        try {
-            return await check();
-        } catch (e) {
-            if (Date.now() > deadline) throw e;
-            await new Promise((r) => setTimeout(r, 1000));
-        }
     }
 }
 
@@ -173,10 +163,21 @@ async function inside(state: SimState): Promise<void> {
             assert.equal(ns.labels["topology.istio.io/network"], c.network, `${c.name} istio-system network label`);
             if (c.role === "remote") assert.equal(ns.annotations["topology.istio.io/controlPlaneClusters"], primary.name);
         }
-        const chains = await Promise.all([primary, remote1].map((c) => cacertsChain(state, c)));
-        saw.cacerts = chains;
-        assert.ok(chains.every((c) => c.chainsToRoot), "every cacerts intermediate is signed by its root");
-        assert.equal(new Set(chains.map((c) => c.root)).size, 1, "one root for every cluster");
+        // CA key material only where istiod runs; the remote's namespaces get the shared root from the primary's istiod.
+        const chain = await cacertsChain(state, primary);
+        saw.cacerts = chain;
+        assert.ok(chain.chainsToRoot, "the primary's cacerts intermediate is signed by its root");
+        saw.remoteHasCacerts = await hasCacerts(state, remote1);
+        assert.equal(saw.remoteHasCacerts, false, "no cacerts (no CA key) on the remote");
+        const roots = await eventually(async () =>
+            Object.fromEntries(
+                await Promise.all(
+                    [primary, remote1].flatMap((c) => ["sample", "istio-system"].map(async (ns) => [`${c.name}/${ns}`, await caRootCertOf(state, c, ns)] as const)),
+                ),
+            ),
+        );
+        saw.istioCaRootCert = roots;
+        for (const [where, r] of Object.entries(roots)) assert.equal(r.root, chain.root, `${where}: istio-ca-root-cert holds the shared root`);
         const secret = await remoteSecret(state, primary, remote1);
         const { kubeconfig: _kubeconfig, ...shown } = secret; // the report never holds a credential
         saw.remoteSecret = shown;
@@ -409,11 +410,20 @@ async function inside(state: SimState): Promise<void> {
 }
 
 async function main(): Promise<number> {
-    const { values } = parseArgs({ options: { keep: { type: "boolean" }, "bin-dir": { type: "string" } } });
+    const { values } = parseCommandLine({
+        usage: [
+            "usage: npm run e2e [-- --keep]",
+            "  The program run for real on a simulated environment of its own (one primary, two remotes; Linux,",
+            "  root, Go): every step asserted, a report in .e2e/report.json, logs in .sim/logs.",
+            "  --keep        leave the environment up afterwards (npm run sim -- down removes it)",
+            "  -h, --help    this text",
+        ].join("\n"),
+        options: { keep: { type: "boolean" }, "bin-dir": { type: "string" } },
+    });
     if (!inNamespace()) {
         if (hasState()) down();
         const started = Date.now();
-        const binDir = prepare();
+        const binDir = await prepare();
         const code = reexecInNamespace([require.resolve("ts-node/dist/bin"), "--transpile-only", __filename, "--bin-dir", binDir, ...(values.keep ? ["--keep"] : [])]);
         if (!values.keep) down();
         console.log(`e2e: environment ${values.keep ? "kept (npm run sim -- down removes it)" : "removed"}; ${Math.round((Date.now() - started) / 1000)} s in all`);

@@ -69,11 +69,24 @@ export function reexecInNamespace(argv: readonly string[]): number {
     return r.status ?? 1;
 }
 
-/** Builds (or finds in the cache) every binary; returns the directory holding them. */
-export function buildToolchain(): string {
-    const r = spawnSync("bash", [path.join(ROOT, "sim", "toolchain", "build.sh")], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
-    if (r.status !== 0) throw new Error("building the toolchain failed (see above)");
-    return r.stdout.trim().split("\n").pop() as string;
+/**
+ * Builds (or finds in the cache) every binary; returns the directory holding them. The build script
+ * names each piece as it starts and ends; a cold build runs for minutes per piece, so a line every
+ * minute says it is still going.
+ */
+export async function buildToolchain(): Promise<string> {
+    const child = spawn("bash", [path.join(ROOT, "sim", "toolchain", "build.sh")], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const started = Date.now();
+    const heartbeat = setInterval(
+        () => process.stderr.write(`toolchain: still building (${Math.round((Date.now() - started) / 60_000)} min so far; 25-30 min with empty Go caches, seconds once built)\n`),
+        60_000,
+    );
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    clearInterval(heartbeat);
+    if (code !== 0) throw new Error("building the toolchain failed (see above)");
+    return out.trim().split("\n").pop() as string;
 }
 
 function toolEnv(binDir: string): NodeJS.ProcessEnv {
@@ -81,9 +94,9 @@ function toolEnv(binDir: string): NodeJS.ProcessEnv {
 }
 
 /** Phase 1, outside the namespace: toolchain and namespace. */
-export function prepare(): string {
+export async function prepare(): Promise<string> {
     if (process.getuid?.() !== 0) throw new Error("the simulated environment needs root (it creates a network namespace with ip netns)");
-    const binDir = buildToolchain();
+    const binDir = await buildToolchain();
     createNamespace();
     return binDir;
 }
@@ -123,7 +136,8 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
         });
     }
     const caDirectory = path.join(SIM_DIR, "certs");
-    makeMeshCa(caDirectory, clusters.map((c) => c.name));
+    // CA files for the cluster that runs istiod only: a remote needs none (the program asks for none).
+    makeMeshCa(caDirectory, clusters.filter((c) => c.role === "primary").map((c) => c.name));
     const chartDirectory = path.join(binDir, "charts");
     // Newest first, as the toolchain lists them: the stack starts on the newest, the upgrade e2e on the other.
     const istioVersions = fs.readFileSync(path.join(binDir, "istio-versions"), "utf8").split("\n").filter(Boolean);

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
-import { CHART_KEYS_CHECKED_AGAINST, type IstioChart, leafPaths, unknownChartKeys } from "../lib/chart-keys";
+import * as semver from "semver";
+import { CHART_KEYS_CHECKED_AGAINST, CHART_KEYS_HOLD_FOR, type IstioChart, leafPaths, unknownChartKeys } from "../lib/chart-keys";
 import { ISTIO_DEFAULTS } from "../lib/config";
 import { planProgram } from "../scripts/lib/plan";
 import { stackConfig, useFixtureKubeconfig } from "./support";
@@ -7,8 +8,11 @@ import { stackConfig, useFixtureKubeconfig } from "./support";
 describe("Helm values", () => {
     before(() => useFixtureKubeconfig());
 
-    it("were checked against the Istio version the stack pins by default", () => {
-        assert.equal(CHART_KEYS_CHECKED_AGAINST, ISTIO_DEFAULTS.version);
+    it("were checked against a tag of the patch line the stack pins by default, and say so", () => {
+        const minor = (v: string) => v.split(".").slice(0, 2).join(".");
+        assert.equal(minor(CHART_KEYS_CHECKED_AGAINST), minor(ISTIO_DEFAULTS.version));
+        assert.equal(CHART_KEYS_HOLD_FOR, `${minor(CHART_KEYS_CHECKED_AGAINST)}.x`);
+        assert.ok(semver.gte(ISTIO_DEFAULTS.version, "1.30.4"), "the default carries the fixes of istio/istio#61043 and #60920");
     });
 
     for (const remotes of [1, 3]) {

@@ -198,24 +198,23 @@ describe("stack configuration", () => {
                 `${expected} (${dir} has no istiod, gateway chart), found ${JSON.stringify(dir)}`,
             ]);
             // Directories and archives as `helm pull` names them; a file:// URL names the same directory.
-            fs.writeFileSync(path.join(dir, "istiod-1.30.3.tgz"), "");
+            fs.writeFileSync(path.join(dir, `istiod-${ISTIO_DEFAULTS.version}.tgz`), "");
             fs.writeFileSync(path.join(dir, "gateway.tgz"), "");
             assert.equal(loadStackConfig(stackConfig(1, { istio: { chartRepository: dir } })).istio.chartRepository, dir);
             assert.equal(loadStackConfig(stackConfig(1, { istio: { chartRepository: `file://${dir}` } })).istio.chartRepository, `file://${dir}`);
         });
 
-        it("names the missing CA files", () => {
+        it("names the missing CA files of the cluster running istiod, and asks none of a remote", () => {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ca-"));
-            for (const f of CA_FILES) {
-                fs.mkdirSync(path.join(dir, "cluster1"), { recursive: true });
-                fs.writeFileSync(path.join(dir, "cluster1", f), "pem");
-            }
-            fs.mkdirSync(path.join(dir, "cluster2"));
-            fs.writeFileSync(path.join(dir, "cluster2", "ca-cert.pem"), "pem");
+            fs.mkdirSync(path.join(dir, "cluster1"));
+            fs.writeFileSync(path.join(dir, "cluster1", "ca-cert.pem"), "pem");
             assert.deepEqual(problemsOf(stackConfig(1, { ca: { source: "files", directory: dir } })), [
-                `ca.directory: expected a directory holding <cluster>/{ca-cert.pem,ca-key.pem,root-cert.pem,cert-chain.pem} ` +
-                    `(missing: cluster2/ca-key.pem, cluster2/root-cert.pem, cluster2/cert-chain.pem), found ${JSON.stringify(dir)}`,
+                `ca.directory: expected a directory holding <cluster>/{ca-cert.pem,ca-key.pem,root-cert.pem,cert-chain.pem} for each cluster running istiod (cluster1) ` +
+                    `(missing: cluster1/ca-key.pem, cluster1/root-cert.pem, cluster1/cert-chain.pem), found ${JSON.stringify(dir)}`,
             ]);
+            for (const f of CA_FILES) fs.writeFileSync(path.join(dir, "cluster1", f), "pem");
+            // No cluster2/ at all: a remote holds no CA.
+            assert.equal(loadStackConfig(stackConfig(1, { ca: { source: "files", directory: dir } })).ca.directory, dir);
         });
 
         it("says when there is no kubeconfig at all", () => {

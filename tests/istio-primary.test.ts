@@ -44,7 +44,7 @@ describe("IstioPrimary", () => {
         const { plan } = await declarePrimary();
         const istiod = named(plan.resources, "cluster1-istiod");
         assert.equal(istiod.inputs.chart, "istiod");
-        assert.equal(istiod.inputs.version, "1.30.3");
+        assert.equal(istiod.inputs.version, source.version);
         assert.deepEqual(istiod.inputs.repositoryOpts, { repo: source.chartRepository });
         assert.deepEqual(istiod.inputs.values, primaryIstiodValues({ clusterName: "cluster1", network: "network1", meshId: "mesh1" }, source.hub));
         for (const before of ["cluster1-cacerts", "cluster1-base"]) {
@@ -86,6 +86,13 @@ describe("IstioPrimary", () => {
     it("keeps a hostname load balancer's address as a hostname", async () => {
         const { primary } = await declarePrimary({ hostname: true });
         assert.equal(await outputOf(primary.gatewayAddress), "a1b2.elb.us-east-1.amazonaws.com");
+    });
+
+    it("reads the gateway's address from the Service the chart names after its name value", async () => {
+        const { plan } = await declarePrimary();
+        const release = named(plan.resources, "cluster1-network-gateway");
+        const read = plan.resources.filter((r) => r.read);
+        assert.deepEqual(read.map((r) => r.readId), [`istio-system/${String((release.inputs.values as { name: string }).name)}`]);
     });
 
     it("uses a fixed gatewayAddress instead of reading the load balancer", async () => {

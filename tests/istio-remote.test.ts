@@ -5,8 +5,8 @@ import { IstioRemote } from "../components/istio-remote";
 import { remotePilotAddress } from "../lib/resolve-address";
 import { remoteIstiodValues } from "../lib/istio-values";
 import { type Plan, UNKNOWN, runUnderMocks } from "../scripts/lib/plan";
-import { fakeCaCerts, provider, source } from "./fixtures";
-import { kubernetesObjects, named, waitsFor } from "./support";
+import { provider, source } from "./fixtures";
+import { kubernetesObjects, named, ofType, waitsFor } from "./support";
 
 async function declareRemote(options: { discoveryAddress?: string; preview?: boolean; resolved?: string[] } = {}) {
     // In a preview, the primary's gateway address is unknown, as a Service's status is before it exists.
@@ -23,7 +23,6 @@ async function declareRemote(options: { discoveryAddress?: string; preview?: boo
                     network: "network2",
                     meshId: "mesh1",
                     source,
-                    caCerts: fakeCaCerts("cluster2"),
                     apiServer: "https://172.18.0.3:6443",
                     primary: {
                         clusterName: "cluster1",
@@ -69,8 +68,14 @@ describe("IstioRemote", () => {
         assert.deepEqual(named(plan.resources, "cluster2-base").inputs.values, { profile: "remote" });
         const istiod = named(plan.resources, "cluster2-istiod");
         assert.deepEqual(istiod.inputs.values, remoteIstiodValues({ clusterName: "cluster2", network: "network2", meshId: "mesh1" }, source.hub, "203.0.113.10"));
-        assert.ok(istiod.dependencies.includes(named(plan.resources, "cluster2-cacerts").urn));
         assert.ok(istiod.dependencies.includes(named(plan.resources, "cluster2-base").urn));
+    });
+
+    it("holds no CA key: no istiod runs there, the primary's signs its workloads", async () => {
+        const { plan } = await declareRemote();
+        const secrets = ofType(plan.resources, "kubernetes:core/v1:Secret").map((r) => r.name);
+        assert.deepEqual(secrets, ["cluster2-remote-secret-reader-token", "cluster2-remote-secret-secret"]);
+        assert.ok(!JSON.stringify(plan.resources.map((r) => r.inputs)).includes("ca-key.pem"));
     });
 
     it("resolves a hostname primary gateway to an IP, so the chart renders no ExternalName Service", async () => {

@@ -8,6 +8,7 @@ import {
     loadBalancerAddress,
     meshNetworks,
     meshNetworksConfigMapValue,
+    gatewayServiceName,
     networkGatewayValues,
     primaryIstiodValues,
     remoteIstiodValues,
@@ -49,6 +50,12 @@ describe("Istio values", () => {
             istiodRemote: { injectionPath: "/inject/cluster/cluster2/net/network2" },
         });
         assert.equal(injectionPath({ clusterName: "east", network: "net-east" }), "/inject/cluster/east/net/net-east");
+    });
+
+    it("names the gateway's Service as the chart does: its name value, else the release name", () => {
+        assert.equal(gatewayServiceName({ name: "eastwest" }, "istio-eastwestgateway"), "eastwest");
+        assert.equal(gatewayServiceName({ name: "" }, "istio-eastwestgateway"), "istio-eastwestgateway");
+        assert.equal(gatewayServiceName({}, "istio-eastwestgateway"), "istio-eastwestgateway");
     });
 
     it("makes the gateway chart a network gateway of its network", () => {

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import * as YAML from "yaml";
-import { CA_FILES } from "../lib/config";
+import { CA_FILES, ISTIO_DEFAULTS } from "../lib/config";
 import type { MeshNetworks } from "../lib/istio-values";
 import { SECRET, UNKNOWN, longestChain, planProgram } from "../scripts/lib/plan";
 import { at, kubernetesObjects, named, ofType, stackConfig, useFixtureKubeconfig, waitsFor } from "./support";
@@ -47,7 +47,7 @@ describe("the program", () => {
                 "cluster1-cluster-aware-routing-mesh-networks", "cluster2-remote-secret-secret"]) {
                 assert.equal(where(name), "cluster1", name);
             }
-            for (const name of ["cluster2-istio-system", "cluster2-cacerts", "cluster2-base", "cluster2-istiod",
+            for (const name of ["cluster2-istio-system", "cluster2-base", "cluster2-istiod",
                 "cluster2-network-gateway", "cluster2-remote-secret-reader-token"]) {
                 assert.equal(where(name), "cluster2", name);
             }
@@ -71,28 +71,28 @@ describe("the program", () => {
         it("keeps every sensitive value secret and out of the stack outputs", () => {
             const secretAt = (name: string) => named(plan.resources, name).secretInputs;
             assert.deepEqual(secretAt("cluster1-cacerts"), ["stringData"]);
-            assert.deepEqual(secretAt("cluster2-cacerts"), ["stringData"]);
             assert.deepEqual(secretAt("cluster2-remote-secret-secret"), ["stringData"]);
             for (const csr of ofType(plan.resources, "tls:index/certRequest:CertRequest")) assert.deepEqual(csr.secretInputs, ["privateKeyPem"]);
             const exported = JSON.stringify(plan.outputs);
             for (const leak of ["PRIVATE KEY", "reader-token", "user-token", "BEGIN CERTIFICATE"]) assert.ok(!exported.includes(leak), leak);
         });
 
-        it("chains every cluster's intermediate CA to one shared root", () => {
+        it("gives CA key material only to the cluster running istiod: one intermediate under the root, for the primary", () => {
             const root = named(plan.resources, "mesh-ca-root-cert");
             const intermediates = ofType(plan.resources, "tls:index/locallySignedCert:LocallySignedCert");
-            assert.equal(intermediates.length, 2);
-            for (const cert of intermediates) assert.equal(cert.inputs.caCertPem, `-----BEGIN CERTIFICATE-----\nmesh-ca-root-cert\n-----END CERTIFICATE-----\n`);
-            for (const cluster of ["cluster1", "cluster2"]) {
-                assert.ok(waitsFor(plan.resources, named(plan.resources, `${cluster}-cacerts`), root));
-            }
+            assert.deepEqual(intermediates.map((c) => c.name), ["mesh-ca-cluster1-cert"]);
+            assert.equal(intermediates[0].inputs.caCertPem, `-----BEGIN CERTIFICATE-----\nmesh-ca-root-cert\n-----END CERTIFICATE-----\n`);
+            assert.ok(waitsFor(plan.resources, named(plan.resources, "cluster1-cacerts"), root));
+            // The remote holds no CA: the primary's istiod signs its workloads and writes it the root.
+            const onRemote = kubernetesObjects(plan.resources).filter((r) => r.provider === "cluster2").map((r) => r.name);
+            assert.ok(!onRemote.some((n) => n.includes("cacerts")), onRemote.join(", "));
+            assert.ok(!ofType(plan.resources, "tls:index/privateKey:PrivateKey").some((k) => k.name.includes("cluster2")));
         });
 
         it("orders the install as the guide does: cacerts, istiod, gateway, exposed istiod, remote, secret, remote gateway, mesh networks", () => {
             const r = (name: string) => named(plan.resources, name);
             const order: [string, string][] = [
                 ["cluster1-istiod", "cluster1-cacerts"],
-                ["cluster2-istiod", "cluster2-cacerts"],
                 ["cluster1-network-gateway", "cluster1-istiod"],
                 ["cluster2-istiod", "cluster1-network-gateway"],
                 ["cluster2-istiod", "cluster1-istiod-gateway"],
@@ -115,7 +115,7 @@ describe("the program", () => {
                 revisions: [],
                 gatewayAddresses: { cluster1: "203.0.113.10", cluster2: "203.0.113.11" },
                 remoteSecretNames: ["istio-remote-secret-cluster2"],
-                istioVersion: "1.30.3",
+                istioVersion: ISTIO_DEFAULTS.version,
                 sampleNamespace: "sample",
                 sampleCommand: "kubectl --context=kind-cluster1 -n sample exec deploy/curl -c curl -- curl -sS helloworld.sample:5000/hello",
             });
@@ -179,8 +179,8 @@ describe("the program", () => {
                 (await planProgram(stackConfig(1, { protect }))).resources.filter((r) => r.protect).map((r) => r.name).sort();
             assert.deepEqual(await protectedNames({}), []);
             const ca = await protectedNames({ ca: true });
-            assert.ok(ca.includes("mesh-ca-root-key") && ca.includes("mesh-ca-cluster2-cert"));
-            assert.ok(ca.includes("cluster1-cacerts") && ca.includes("cluster2-cacerts"));
+            assert.ok(ca.includes("mesh-ca-root-key") && ca.includes("mesh-ca-cluster1-cert"));
+            assert.ok(ca.includes("cluster1-cacerts") && !ca.includes("cluster2-cacerts"));
             assert.ok(ca.every((n) => n.startsWith("mesh-ca") || n.endsWith("-cacerts")), ca.join(", "));
             assert.deepEqual(await protectedNames({ remoteSecrets: true }), [
                 "cluster2-remote-secret",
@@ -197,7 +197,7 @@ describe("the program", () => {
                 fs.mkdirSync(path.join(dir, chart));
                 fs.writeFileSync(path.join(dir, chart, "Chart.yaml"), `name: ${chart}\n`);
             }
-            fs.writeFileSync(path.join(dir, "istiod-1.30.3.tgz"), "");
+            fs.writeFileSync(path.join(dir, `istiod-${ISTIO_DEFAULTS.version}.tgz`), "");
             const plan = await planProgram(stackConfig(1, { istio: { chartRepository: dir } }));
             const releases = ofType(plan.resources, "kubernetes:helm.sh/v3:Release");
             assert.equal(releases.length, 6);
@@ -206,7 +206,7 @@ describe("the program", () => {
                 assert.equal(r.inputs.version, undefined, r.name);
             }
             assert.equal(named(plan.resources, "cluster2-base").inputs.chart, path.join(dir, "base"));
-            assert.equal(named(plan.resources, "cluster1-istiod").inputs.chart, path.join(dir, "istiod-1.30.3.tgz"));
+            assert.equal(named(plan.resources, "cluster1-istiod").inputs.chart, path.join(dir, `istiod-${ISTIO_DEFAULTS.version}.tgz`));
             assert.equal(named(plan.resources, "cluster2-network-gateway").inputs.chart, path.join(dir, "gateway"));
         });
     });
@@ -226,10 +226,9 @@ describe("the program", () => {
     describe("with fixed gateway addresses and CA files", () => {
         it("uses the configured addresses and reads the CA from files as secrets", async () => {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "certs-"));
-            for (const cluster of ["cluster1", "cluster2"]) {
-                fs.mkdirSync(path.join(dir, cluster));
-                for (const f of CA_FILES) fs.writeFileSync(path.join(dir, cluster, f), `${cluster}/${f}`);
-            }
+            // Only the primary's directory: the remote runs no istiod and needs no CA.
+            fs.mkdirSync(path.join(dir, "cluster1"));
+            for (const f of CA_FILES) fs.writeFileSync(path.join(dir, "cluster1", f), `cluster1/${f}`);
             const config = stackConfig(0, {
                 primary: { name: "cluster1", network: "network1", context: "kind-cluster1", gatewayAddress: "198.51.100.1" },
                 remotes: [{ name: "cluster2", network: "network2", context: "kind-cluster2", gatewayAddress: "gw2.example.com" }],
@@ -238,7 +237,8 @@ describe("the program", () => {
             const plan = await planProgram(config);
             assert.equal(ofType(plan.resources, "tls:index/privateKey:PrivateKey").length, 0);
             assert.equal(plan.resources.filter((r) => r.read).length, 0);
-            assert.deepEqual(named(plan.resources, "cluster2-cacerts").secretInputs, ["stringData"]);
+            assert.deepEqual(named(plan.resources, "cluster1-cacerts").secretInputs, ["stringData"]);
+            assert.equal(plan.resources.filter((r) => r.name === "cluster2-cacerts").length, 0);
             assert.deepEqual(plan.outputs.gatewayAddresses, { cluster1: "198.51.100.1", cluster2: "gw2.example.com" });
             assert.equal(remotePilotAddressOf(plan.resources, "cluster2"), "198.51.100.1");
         });

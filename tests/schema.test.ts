@@ -48,9 +48,9 @@ describe("every declared Kubernetes object against the published Kubernetes and 
             const { resources } = await planProgram(stackConfig(remotes), { revealSecrets: true });
             const objects = declaredObjects(resources);
             // The primary: istio-system, cacerts, istiod exposed (2), PeerAuthentication, cross-network Gateway, mesh networks;
-            // each remote: istio-system, cacerts, reader token, and its remote secret on the primary.
+            // each remote: istio-system, reader token, and its remote secret on the primary (no cacerts: no istiod runs there).
             // The sample: namespace and Service everywhere, v1 and curl (account, Service, Deployment) on the primary, v2 on the first remote.
-            assert.equal(objects.length, 7 + 4 * remotes + (2 * (remotes + 1) + 4 + 1));
+            assert.equal(objects.length, 7 + 3 * remotes + (2 * (remotes + 1) + 4 + 1));
             for (const r of objects) {
                 const Model = models[r.type];
                 assert.ok(Model, `no schema for ${r.type}`);
