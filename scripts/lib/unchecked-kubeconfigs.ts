@@ -40,7 +40,7 @@ export function withoutAbsentKubeconfigs(config: Readonly<Record<string, string>
     };
     const fix = (c: unknown, where: string): unknown => {
         if (!isRecord(c) || (c.kubeconfig !== undefined && typeof c.kubeconfig !== "string")) return c;
-        const why = absentKubeconfig(c.kubeconfig as string | undefined);
+        const why = absentKubeconfig(c.kubeconfig);
         if (why === undefined) return c;
         const name = typeof c.name === "string" ? c.name : where;
         const context = typeof c.context === "string" ? c.context : name;
