@@ -82,6 +82,22 @@ describe("scripts/ci-credentials.sh (the workflows' kubeconfig and CA from the G
         );
     });
 
+    it("refuses an EKS exec kubeconfig in a job without AWS credentials, and an exec command the runner lacks, naming the fix", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ci-"));
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin);
+        fs.writeFileSync(path.join(bin, "aws"), "#!/bin/sh\n", { mode: 0o755 });
+        const eks = "users:\n- name: east\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n      args: [eks, get-token]\n";
+        const base = { STACK: "prod", ENVIRONMENT: "prod", KUBECONFIG: path.join(dir, "kube", "config"), PATH: `${bin}:${process.env.PATH ?? ""}` };
+        const noCredentials = run({ ...base, KUBECONFIG_CONTENT: eks }, dir);
+        assert.equal(noCredentials.status, 1);
+        assert.match(noCredentials.stderr, /no AWS credentials: set the secrets AWS_ROLE_ARN and AWS_REGION in GitHub environment "prod"/);
+        assert.equal(run({ ...base, KUBECONFIG_CONTENT: eks, AWS_WEB_IDENTITY_TOKEN_FILE: "/tmp/token" }, dir).status, 0);
+        const gke = run({ ...base, KUBECONFIG_CONTENT: eks.replace("command: aws", 'command: "kubelogin-not-installed-here"') }, dir);
+        assert.equal(gke.status, 1);
+        assert.match(gke.stderr, /runs "kubelogin-not-installed-here", which this runner does not have/);
+    });
+
     it("writes the kubeconfig readable by its owner only and unpacks the CA where the stack expects it, printing neither", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ci-"));
         const src = path.join(dir, "src");
