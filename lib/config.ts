@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import { isIP } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as semver from "semver";
@@ -306,6 +307,27 @@ function contextResolver() {
     };
 }
 
+/**
+ * Why an API server URL cannot serve another cluster's istiod: a loopback or `localhost` address (kind,
+ * minikube and k3d write `https://127.0.0.1:<port>`) reaches the primary's own pod, not this cluster,
+ * so istiod would never add the cluster nor patch its webhooks' CA bundle. Undefined when it can.
+ */
+export function loopbackProblem(server: string, which: string): string | undefined {
+    let host: string;
+    try {
+        host = new URL(server).hostname.replace(/^\[|\]$/g, "").toLowerCase();
+    } catch {
+        return undefined; // the schema reports a URL that does not parse
+    }
+    const loopback =
+        host === "localhost" || host.endsWith(".localhost") || host === "::1" || host === "0.0.0.0" || (isIP(host) === 4 && host.startsWith("127."));
+    if (!loopback) return undefined;
+    return (
+        `an API server address the primary's istiod can reach (${which}, ${server}, is loopback: it works only from this machine); ` +
+        "set apiServer to the address the primary's pods reach it on (kind: https://<control-plane container IP>:6443, as npm run dev:clusters writes it)"
+    );
+}
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Checks run on raw input too (`when`), so they report alongside other problems of the same object. */
@@ -314,7 +336,8 @@ const always = { when: (payload: { value: unknown }) => isRecord(payload.value) 
 /** The schema of the whole config; cross-cluster checks look at `raw`, the config as the user wrote it. */
 function stackSchema(raw: Record<string, unknown>) {
     const resolve = contextResolver();
-    const cluster = <S extends typeof clusterShape>(shape: S, what: string) =>
+    /** `reached`: another cluster's istiod reaches this one's API server (a remote's, through its remote secret). */
+    const cluster = <S extends typeof clusterShape>(shape: S, what: string, reached: boolean) =>
         known(shape, what)
             .superRefine((parsed, ctx) => {
                 const c = parsed as ClusterFields;
@@ -323,6 +346,10 @@ function stackSchema(raw: Record<string, unknown>) {
                     ctx.addIssue({ code: "custom", path: [r.key], message: r.problem });
                 } else if (r !== undefined && c.apiServer === undefined && !r.server) {
                     ctx.addIssue({ code: "custom", path: ["apiServer"], message: `an https URL (context "${r.context}" names no cluster server)` });
+                } else if (r !== undefined && reached) {
+                    const server = c.apiServer ?? (r.server as string);
+                    const problem = loopbackProblem(server, c.apiServer === undefined ? `the default, context "${r.context}"'s server` : "the value");
+                    if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["apiServer"], message: problem });
                 }
             }, always)
             .transform((parsed): ClusterConfig => {
@@ -338,8 +365,8 @@ function stackSchema(raw: Record<string, unknown>) {
                     ...(c.tokenRotation !== undefined ? { tokenRotation: c.tokenRotation } : {}),
                 };
             });
-    const primary = cluster(clusterShape, "a cluster: { name, network, context?, kubeconfig?, apiServer?, gatewayAddress? }");
-    const remote = cluster(remoteShape, "a remote: { name, network, context?, kubeconfig?, apiServer?, gatewayAddress?, tokenRotation? }");
+    const primary = cluster(clusterShape, "a cluster: { name, network, context?, kubeconfig?, apiServer?, gatewayAddress? }", false);
+    const remote = cluster(remoteShape, "a remote: { name, network, context?, kubeconfig?, apiServer?, gatewayAddress?, tokenRotation? }", true);
 
     return known(
         {

@@ -11,7 +11,9 @@ import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { makeMeshCa } from "./certs";
 import { ROOT, SIM_DIR, type SimState, hasState, readState, writeState } from "./state";
 import {
+    HOST_ADDRESS,
     LOCAL_RANGE,
+    apiServerAtHostAddress,
     NETNS,
     STACK,
     type SimCluster,
@@ -53,7 +55,7 @@ function createNamespace(): void {
     inside("link", "set", "lo", "up");
     inside("route", "add", "local", LOCAL_RANGE, "dev", "lo");
     inside("link", "add", "sim0", "type", "veth", "peer", "name", "sim1");
-    inside("addr", "add", "10.255.255.1/32", "dev", "sim0");
+    inside("addr", "add", `${HOST_ADDRESS}/32`, "dev", "sim0");
     inside("link", "set", "sim0", "up");
     inside("link", "set", "sim1", "up");
     inside("route", "add", "default", "dev", "sim0");
@@ -128,7 +130,7 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
         const context = kc.getContextObject(c.context);
         const server = context && kc.getCluster(context.cluster)?.server;
         if (!server) throw new Error(`kwokctl wrote no context ${c.context} into ${kubeconfig}`);
-        apiServers[c.name] = server;
+        apiServers[c.name] = apiServerAtHostAddress(server);
         kc.setCurrentContext(c.context);
         const core = kc.makeApiClient(CoreV1Api);
         await core.createNode({ body: nodeManifest(c) as unknown as V1Node }).catch((e: unknown) => {

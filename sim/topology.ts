@@ -9,6 +9,20 @@ import * as YAML from "yaml";
 export const NETNS = "istio-mc-sim";
 /** The range made local inside the namespace: every cluster, pod, node and load-balancer address. */
 export const LOCAL_RANGE = "10.0.0.0/8";
+/**
+ * The namespace's own address (on its veth): API servers bind every address and kwokctl puts the
+ * host's addresses in their certificates, so istiod reaches each API server here, as a primary reaches
+ * a remote's over the network (not on loopback, which the program refuses for a remote).
+ */
+export const HOST_ADDRESS = "10.255.255.1";
+
+/** An API server URL of kwokctl's kubeconfig (`https://127.0.0.1:<port>`) at the namespace's own address. */
+export function apiServerAtHostAddress(server: string): string {
+    const url = new URL(server);
+    url.hostname = HOST_ADDRESS;
+    return url.toString().replace(/\/$/, "");
+}
+
 /** The stack the environment writes a config for (`Pulumi.sim.yaml`). */
 export const STACK = "sim";
 

@@ -70,9 +70,9 @@ describe("stack configuration", () => {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kc-"));
             const file = path.join(dir, "other");
             fs.writeFileSync(file, kubeconfigText(["other"]));
-            const fromFile = loadStackConfig(withRemotes(cluster(2, { kubeconfig: file, context: "other", apiServer: undefined })));
-            assert.equal(fromFile.remotes[0].context, "other");
-            assert.equal(fromFile.remotes[0].apiServer, "https://127.0.0.1:6443");
+            const fromFile = loadStackConfig(stackConfig(1, { primary: cluster(1, { kubeconfig: file, context: "other", apiServer: undefined }) }));
+            assert.equal(fromFile.primary.context, "other");
+            assert.equal(fromFile.primary.apiServer, "https://127.0.0.1:6443");
             const inline = loadStackConfig(withRemotes(cluster(2, { kubeconfig: kubeconfigText(["inline"]), context: "inline" })));
             assert.equal(inline.remotes[0].context, "inline");
         });
@@ -120,6 +120,13 @@ describe("stack configuration", () => {
                 "remotes[0].apiServer: expected an https URL of the cluster's API server, found \"http://172.18.0.3:6443\"",
                 "remotes[0].gatewayAddress: expected an IP address or a DNS name, found \"not an address!\"",
                 "remotes[0].kubeconfig: expected a kubeconfig file that exists, or inline kubeconfig, found a value that is not shown (kubeconfigs may be secret)",
+            ]],
+            ["a remote whose API server is loopback, given or from its kubeconfig (the primary's istiod cannot reach it)", () =>
+                withRemotes(cluster(2, { apiServer: "https://localhost:6443" }), cluster(3, { apiServer: undefined })), [
+                "remotes[0].apiServer: expected an API server address the primary's istiod can reach (the value, https://localhost:6443, is loopback: it works only from this machine); " +
+                    "set apiServer to the address the primary's pods reach it on (kind: https://<control-plane container IP>:6443, as npm run dev:clusters writes it), found \"https://localhost:6443\"",
+                "remotes[1].apiServer: expected an API server address the primary's istiod can reach (the default, context \"kind-cluster3\"'s server, https://127.0.0.1:6445, is loopback: it works only from this machine); " +
+                    "set apiServer to the address the primary's pods reach it on (kind: https://<control-plane container IP>:6443, as npm run dev:clusters writes it), found nothing",
             ]],
             ["an inline kubeconfig without contexts", () => withRemotes(cluster(2, { kubeconfig: "apiVersion: v1\nkind: Config\nclusters: []\n" })), [
                 "remotes[0].context: expected a context of the kubeconfig (it has none), found \"kind-cluster2\"",

@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { missingChartKeys } from "../sim/checks";
 import { isStartable, istiodBinary, istiodProcess } from "../sim/istiod";
-import { LOCAL_RANGE, clusterPlan, kwokctlConfigYaml, loadBalancerAddress, nodeManifest, stackConfigYaml } from "../sim/topology";
+import { HOST_ADDRESS, LOCAL_RANGE, apiServerAtHostAddress, clusterPlan, kwokctlConfigYaml, loadBalancerAddress, nodeManifest, stackConfigYaml } from "../sim/topology";
 import { kubeconfigText, useFixtureKubeconfig } from "./support";
 
 describe("the simulated environment (npm run sim)", () => {
@@ -34,7 +34,8 @@ describe("the simulated environment (npm run sim)", () => {
         const text = stackConfigYaml({
             clusters,
             kubeconfig: file,
-            apiServers: { cluster1: "https://127.0.0.1:32764", cluster2: "https://127.0.0.1:32758" },
+            // kwokctl's kubeconfig says 127.0.0.1; the environment hands istiod the namespace's own address.
+            apiServers: { cluster1: apiServerAtHostAddress("https://127.0.0.1:32764"), cluster2: apiServerAtHostAddress("https://127.0.0.1:32758") },
             chartDirectory: "https://charts.example/istio",
             caDirectory: "/tmp/ca",
             istio: { version: "1.30.2" },
@@ -47,7 +48,7 @@ describe("the simulated environment (npm run sim)", () => {
             ...Object.fromEntries(Object.entries(config).map(([k, v]) => [k, JSON.stringify(v)])),
             "istio-multicluster:ca": JSON.stringify({ source: "generate" }), // no CA files in a unit test
         });
-        assert.equal(loaded.remotes[0].apiServer, "https://127.0.0.1:32758");
+        assert.equal(loaded.remotes[0].apiServer, `https://${HOST_ADDRESS}:32758`);
         assert.equal(loaded.istio.version, "1.30.2");
         assert.ok(kubeconfigText().length > 0);
     });
