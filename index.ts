@@ -47,11 +47,13 @@ const clusterArgs = (c: ClusterConfig): IstioClusterArgs => ({
     source,
     controlPlanes,
     gatewayAddress: c.gatewayAddress,
+    gateway: c.gateway,
+    chartValues: source.values,
 });
 
 const primary = new IstioPrimary(
     config.primary.name,
-    { ...clusterArgs(config.primary), caCerts: cacerts[config.primary.name], protectCaCerts: config.protect.ca },
+    { ...clusterArgs(config.primary), caCerts: cacerts[config.primary.name], protectCaCerts: config.protect.ca, istiod: source.istiod },
     { provider: providerOf(config.primary.name) },
 );
 

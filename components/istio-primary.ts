@@ -11,14 +11,21 @@ import {
     declareNetworkGateway,
 } from "../lib/istio-cluster";
 import { exposeIstiodGateway, exposeIstiodVirtualService, strictPeerAuthentication } from "../lib/istio-config";
-import { primaryIstiodValues } from "../lib/istio-values";
+import { type Sizing, hostnameDiscoveryWarning, isIpAddress, primaryIstiodValues } from "../lib/istio-values";
 
 /**
  * The primary: its identity and charts ({@link IstioClusterArgs}) and the CA its istiod signs with for
  * every cluster ({@link SigningClusterArgs}).
  * https://istio.io/latest/docs/setup/install/multicluster/primary-remote_multi-network/
  */
-export type IstioPrimaryArgs = IstioClusterArgs & SigningClusterArgs;
+export interface IstioPrimaryArgs extends IstioClusterArgs, SigningClusterArgs {
+    /**
+     * Each istiod's replicas (the autoscaler's minimum; above one the chart adds a PodDisruptionBudget)
+     * and resources.
+     * @default the istiod chart's: one replica, 500m CPU and 2 GiB requested
+     */
+    readonly istiod?: Sizing;
+}
 
 /**
  * The primary cluster: istiod for the whole mesh (one per revision), its network gateway, each istiod
@@ -59,7 +66,8 @@ export class IstioPrimary extends pulumi.ComponentResource {
                 source: args.source,
                 controlPlanes: planes,
                 namespace: this.namespace,
-                values: (r) => primaryIstiodValues(args, args.source.hub, r.name),
+                values: (r) => primaryIstiodValues(args, args.source.hub, r.name, args.istiod),
+                chartValues: args.chartValues,
             },
             // istiod reads `cacerts` once at start: without it, it would mint a self-signed root of its own.
             { parent: this, dependsOn: [cacerts, system.base] },
@@ -71,10 +79,17 @@ export class IstioPrimary extends pulumi.ComponentResource {
 
         const gateway = declareNetworkGateway(
             name,
-            { network: args.network, namespace: this.namespace, source: args.source, controlPlanes: planes, gatewayAddress: args.gatewayAddress },
+            { ...args, namespace: this.namespace, controlPlanes: planes },
             { parent: this, dependsOn: [this.istiod] },
         );
         this.gatewayAddress = gateway.address;
+        if (args.gatewayAddress === undefined) {
+            // Remotes need an IP (lib/resolve-address.ts): a hostname is resolved once per `pulumi up`, and
+            // when the load balancer's addresses change, every remote's injection and xDS stop until the next.
+            this.gatewayAddress.apply((address) => {
+                if (!isIpAddress(address)) void pulumi.log.warn(hostnameDiscoveryWarning(name, address), this);
+            });
+        }
 
         // Istio objects wait for the default revision's istiod, whose webhook validates them.
         const afterIstiod = { parent: this, dependsOn: [this.istiod] };

@@ -102,6 +102,7 @@ export class IstioRemote extends pulumi.ComponentResource {
                     const pilotAddress = pulumi.output(discovery).apply((a) => remotePilotAddress(a, resolve));
                     return remoteIstiodValues(args, args.source.hub, pilotAddress, r.name);
                 },
+                chartValues: args.chartValues,
             },
             { parent: this, dependsOn: [system.base] },
         );
@@ -127,7 +128,7 @@ export class IstioRemote extends pulumi.ComponentResource {
         // The gateway's pods need injection and certificates from the primary's istiod.
         const gateway = declareNetworkGateway(
             name,
-            { network: args.network, namespace, source: args.source, controlPlanes: planes, gatewayAddress: args.gatewayAddress },
+            { ...args, namespace, controlPlanes: planes },
             { parent: this, dependsOn: [this.istiod, this.remoteSecret] },
         );
         this.gatewayAddress = gateway.address;

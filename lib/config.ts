@@ -12,7 +12,9 @@ import * as path from "node:path";
 import * as semver from "semver";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { CHART_KEYS, CHART_MAP_KEYS, CHART_VALUE_KEYS, type IstioChart, leafPaths } from "./chart-keys";
 import { isLocalChartRepository, localChartProblem } from "./charts";
+import type { ChartValues, NetworkGatewaySettings, Sizing } from "./istio-values";
 import { type MergedKubeconfig, mergeKubeconfigs, parseKubeconfig, singleContext } from "./kubeconfig";
 import { DEFAULT_TAG, type Revision, defaultRevisionOf, revisionNameOf, singleControlPlane } from "./revisions";
 
@@ -58,6 +60,8 @@ export interface ClusterConfig {
     readonly apiServer: string;
     /** A fixed address for the cluster's network gateway, used instead of its load balancer's. */
     readonly gatewayAddress?: string;
+    /** Its network gateway's pods and load-balancer Service. */
+    readonly gateway: NetworkGatewaySettings;
     /**
      * Remotes only: any value; changing it rotates the remote's reader token (a new token is in the
      * remote secret before the old one is deleted).
@@ -78,6 +82,10 @@ export interface StackConfig {
         readonly revisions: readonly Revision[];
         /** The revision behind the `default` tag ("" when `istio.revisions` is not set). */
         readonly defaultRevision: string;
+        /** Each istiod's replicas and resources (unset: the chart's). */
+        readonly istiod: Sizing;
+        /** Other values of Istio's charts, by chart, merged over the program's last. */
+        readonly values: ChartValues;
     };
     readonly ca: { readonly source: "generate" | "files"; readonly directory?: string };
     /** `protect` of what must not be deleted by accident: the CA, and the remote secrets. */
@@ -175,6 +183,99 @@ const address = z
         error: "an IP address or a DNS name",
     });
 
+/** A Kubernetes quantity (`500m`, `2Gi`, `1.5`); a number is taken as written. */
+const quantity = z
+    .union([z.string(), z.number()], { error: "a Kubernetes quantity such as 500m or 2Gi" })
+    .transform(String)
+    .refine((v) => /^[+]?(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$/.test(v), { error: "a Kubernetes quantity such as 500m or 2Gi" });
+
+const resourcesSchema = known(
+    {
+        requests: known({ cpu: quantity.optional(), memory: quantity.optional() }, "an object: { cpu?, memory? }").optional(),
+        limits: known({ cpu: quantity.optional(), memory: quantity.optional() }, "an object: { cpu?, memory? }").optional(),
+    },
+    "an object: { requests?: { cpu?, memory? }, limits?: { cpu?, memory? } }",
+);
+
+const replicas = z
+    .number({ error: "a whole number of replicas, at least 1" })
+    .int({ error: "a whole number of replicas, at least 1" })
+    .min(1, { error: "a whole number of replicas, at least 1" })
+    .max(100, { error: "at most 100 replicas" });
+
+/** An annotation key: an optional DNS-subdomain prefix and a name of up to 63 characters. */
+const ANNOTATION_KEY = /^(([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+const CIDR = "an IP range in CIDR notation such as 203.0.113.0/24";
+const cidr = z.string({ error: CIDR }).refine((v) => z.cidrv4().safeParse(v).success || z.cidrv6().safeParse(v).success, { error: CIDR });
+
+const gatewaySchema = known(
+    {
+        replicas: replicas.optional(),
+        resources: resourcesSchema.optional(),
+        service: known(
+            {
+                annotations: z
+                    .record(z.string().regex(ANNOTATION_KEY), z.string({ error: "a string (quote numbers and booleans)" }), {
+                        error: (issue) =>
+                            issue.code === "invalid_key"
+                                ? "a value under an annotation key (the key is not one: an optional DNS-subdomain prefix and '/', then letters, digits, '-', '_', '.')"
+                                : "a map of annotation to string value",
+                    })
+                    .optional(),
+                loadBalancerIP: z.union([z.ipv4(), z.ipv6()], { error: "an IP address" }).optional(),
+                loadBalancerClass: z
+                    .string({ error: "a load balancer class such as service.k8s.aws/nlb" })
+                    .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, { error: "a load balancer class such as service.k8s.aws/nlb" })
+                    .optional(),
+                loadBalancerSourceRanges: z.array(cidr, { error: `a list of ${CIDR}` }).optional(),
+                externalTrafficPolicy: z.enum(["Cluster", "Local"], { error: '"Cluster" or "Local"' }).optional(),
+            },
+            "an object: { annotations?, loadBalancerIP?, loadBalancerClass?, loadBalancerSourceRanges?, externalTrafficPolicy? }",
+        ).optional(),
+    },
+    "an object: { replicas?, resources?, service? }",
+);
+
+/**
+ * `istio.values`: other values of Istio's charts, by chart, merged over the program's last. Their
+ * top-level keys (and those under `global`) must be the chart's own (lib/chart-keys.ts); what the
+ * program sets from the stack's own keys cannot be set here, so the stack's keys stay the truth.
+ */
+/** The stack key behind a chart value the program sets. */
+function stackKeyOf(chart: IstioChart, key: string): string {
+    const sized = /^(replicaCount|autoscale\w*|autoscaling\..*|podDisruptionBudget\..*|resources\..*)$/.test(key);
+    if (chart === "gateway" && key.startsWith("service.")) return `each cluster's gateway.service (${key})`;
+    if (chart === "gateway" && sized) return "each cluster's gateway.replicas and gateway.resources";
+    if (chart === "istiod" && sized) return "istio.istiod.replicas and istio.istiod.resources";
+    return `the stack's own keys: see the README's "Stack configuration"`;
+}
+
+const chartValuesOf = (chart: IstioChart) =>
+    z
+        .record(z.string(), z.unknown(), { error: `an object of ${chart} chart values` })
+        .superRefine((values, ctx) => {
+            const { top, global } = CHART_VALUE_KEYS[chart];
+            for (const key of Object.keys(values)) {
+                if (!top.includes(key)) ctx.addIssue({ code: "custom", path: [key], message: `a value of Istio's ${chart} chart (one of ${top.join(", ")})` });
+            }
+            if (isRecord(values.global)) {
+                for (const key of Object.keys(values.global)) {
+                    if (!global.includes(key)) ctx.addIssue({ code: "custom", path: ["global", key], message: `a global value of Istio's ${chart} chart (one of ${global.join(", ")})` });
+                }
+            }
+            const owned = (p: string) => p in CHART_KEYS[chart] || CHART_MAP_KEYS[chart].some((m) => p === m || p.startsWith(`${m}.`));
+            for (const key of leafPaths(values).filter(owned)) {
+                ctx.addIssue({ code: "custom", path: key.split("."), message: `a value the program does not set itself (it sets this one from ${stackKeyOf(chart, key)})` });
+            }
+        })
+        .optional();
+
+const chartValuesSchema = known(
+    { base: chartValuesOf("base"), istiod: chartValuesOf("istiod"), gateway: chartValuesOf("gateway") },
+    "an object: { base?, istiod?, gateway? } of chart values",
+);
+
 const clusterShape = {
     name: dnsLabel("an Istio cluster name"),
     network: labelValue("an Istio network name"),
@@ -185,12 +286,14 @@ const clusterShape = {
         .optional(),
     apiServer: url(["https:"], "an https URL of the cluster's API server").optional(),
     gatewayAddress: address.optional(),
+    gateway: gatewaySchema.optional(),
 };
 
 /** A cluster's fields as the schemas below parse them (a primary never has `tokenRotation`). */
 type ClusterFields = Partial<Record<"context" | "kubeconfig" | "apiServer" | "gatewayAddress" | "tokenRotation", string>> & {
     readonly name: string;
     readonly network: string;
+    readonly gateway?: NetworkGatewaySettings;
 };
 
 /** A remote also has a remote secret, whose reader token the user may rotate from the config. */
@@ -347,7 +450,7 @@ function stackSchema(raw: Record<string, unknown>) {
                 } else if (r !== undefined && c.apiServer === undefined && !r.server) {
                     ctx.addIssue({ code: "custom", path: ["apiServer"], message: `an https URL (context "${r.context}" names no cluster server)` });
                 } else if (r !== undefined && reached) {
-                    const server = c.apiServer ?? (r.server as string);
+                    const server = c.apiServer ?? r.server ?? "";
                     const problem = loopbackProblem(server, c.apiServer === undefined ? `the default, context "${r.context}"'s server` : "the value");
                     if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["apiServer"], message: problem });
                 }
@@ -362,6 +465,7 @@ function stackSchema(raw: Record<string, unknown>) {
                     kubeconfig: r.kubeconfig,
                     apiServer: c.apiServer ?? (r.server as string),
                     gatewayAddress: c.gatewayAddress,
+                    gateway: c.gateway ?? {},
                     ...(c.tokenRotation !== undefined ? { tokenRotation: c.tokenRotation } : {}),
                 };
             });
@@ -401,8 +505,10 @@ function stackSchema(raw: Record<string, unknown>) {
                         .min(1, { error: "a non-empty list of revisions: [{ version, name? }]" })
                         .optional(),
                     defaultRevision: z.string({ error: "the name of a revision in istio.revisions" }).optional(),
+                    istiod: known({ replicas: replicas.optional(), resources: resourcesSchema.optional() }, "an object: { replicas?, resources? }").default({}),
+                    values: chartValuesSchema.default({}),
                 },
-                "an object: { version?, meshId?, chartRepository?, hub?, revisions?, defaultRevision? }",
+                "an object: { version?, meshId?, chartRepository?, hub?, revisions?, defaultRevision?, istiod?, values? }",
             )
                 .superRefine((_, ctx) => {
                     // The keys as written (the parsed object has defaults, and runs on invalid input too: see `always`).
@@ -444,7 +550,7 @@ function stackSchema(raw: Record<string, unknown>) {
                     const byDefault = defaultRevisionOf({ revisions: named, defaultRevision: defaultRevision ?? "" });
                     return { ...rest, version: byDefault.version, revisions: named, defaultRevision: byDefault.name };
                 })
-                .default({ ...ISTIO_DEFAULTS, ...singleControlPlane(ISTIO_DEFAULTS.version) }),
+                .default({ ...ISTIO_DEFAULTS, ...singleControlPlane(ISTIO_DEFAULTS.version), istiod: {}, values: {} }),
             ca: known(
                 {
                     source: z.enum(["generate", "files"], { error: '"generate" or "files"' }).default("generate"),

@@ -21,12 +21,15 @@ import {
     singleControlPlane,
 } from "./revisions";
 import {
+    type ChartValues,
     type IstioChartSource,
+    type NetworkGatewaySettings,
     ISTIO_SYSTEM,
     NETWORK_GATEWAY,
     baseValues,
     gatewayServiceName,
     loadBalancerAddress,
+    mergeValues,
     networkGatewayValues,
 } from "./istio-values";
 
@@ -54,6 +57,16 @@ export interface IstioClusterArgs {
      * @default the first `status.loadBalancer.ingress` address of the gateway Service
      */
     readonly gatewayAddress?: string;
+    /**
+     * The network gateway's pods and Service (replicas, resources, the cloud's load balancer settings).
+     * @default two pods and a PodDisruptionBudget keeping one; the chart's Service
+     */
+    readonly gateway?: NetworkGatewaySettings;
+    /**
+     * Other Helm values of Istio's charts, by chart, merged over the program's last (validated against
+     * the charts' values in the stack config).
+     */
+    readonly chartValues?: ChartValues;
 }
 
 /**
@@ -93,7 +106,8 @@ export function declareIstiods(
         readonly source: IstioChartSource;
         readonly controlPlanes: ControlPlanes;
         readonly namespace: pulumi.Input<string>;
-        readonly values: (revision: Revision) => pulumi.Input<Record<string, unknown>>;
+        readonly values: (revision: Revision) => Record<string, unknown>;
+        readonly chartValues?: ChartValues;
     },
     opts: pulumi.CustomResourceOptions,
 ): ReadonlyMap<string, k8s.helm.v3.Release> {
@@ -102,7 +116,13 @@ export function declareIstiods(
             r.name,
             istioRelease(
                 revisioned(`${name}-istiod`, r.name),
-                { release: revisioned("istiod", r.name), chart: "istiod", source: atVersion(args.source, r.version), namespace: args.namespace, values: args.values(r) },
+                {
+                    release: revisioned("istiod", r.name),
+                    chart: "istiod",
+                    source: atVersion(args.source, r.version),
+                    namespace: args.namespace,
+                    values: mergeValues(args.values(r), args.chartValues?.istiod),
+                },
                 opts,
             ),
         ]),
@@ -121,7 +141,7 @@ export function istioRelease(
         readonly chart: IstioChart;
         readonly source: IstioChartSource;
         readonly namespace: pulumi.Input<string>;
-        readonly values: pulumi.Input<Record<string, unknown>>;
+        readonly values: Record<string, unknown>;
     },
     opts: pulumi.CustomResourceOptions,
 ): k8s.helm.v3.Release {
@@ -150,7 +170,7 @@ export interface SigningClusterArgs {
     readonly protectCaCerts?: boolean;
 }
 
-export interface IstioSystemArgs extends Pick<IstioClusterArgs, "network" | "source"> {
+export interface IstioSystemArgs extends Pick<IstioClusterArgs, "network" | "source" | "chartValues"> {
     readonly controlPlanes: ControlPlanes;
     readonly role: "primary" | "remote";
     /** Set on remotes: the primary cluster whose istiod manages this one. */
@@ -182,7 +202,7 @@ export function declareIstioSystem(name: string, args: IstioSystemArgs, parent: 
             chart: "base",
             source: atVersion(args.source, newestVersion(args.controlPlanes)),
             namespace: namespace.metadata.name,
-            values: baseValues(args.role, args.controlPlanes.defaultRevision),
+            values: mergeValues(baseValues(args.role, args.controlPlanes.defaultRevision), args.chartValues?.base),
         },
         { parent },
     );
@@ -216,10 +236,12 @@ export function declareNetworkGateway(
         readonly source: IstioChartSource;
         readonly controlPlanes: ControlPlanes;
         readonly gatewayAddress?: string;
+        readonly gateway?: NetworkGatewaySettings;
+        readonly chartValues?: ChartValues;
     },
     opts: { readonly parent: pulumi.Resource; readonly dependsOn: pulumi.Input<pulumi.Resource>[] },
 ) {
-    const values = networkGatewayValues(args.network, args.controlPlanes.defaultRevision);
+    const values = mergeValues(networkGatewayValues(args.network, args.controlPlanes.defaultRevision, args.gateway), args.chartValues?.gateway);
     const release = istioRelease(
         `${name}-network-gateway`,
         {

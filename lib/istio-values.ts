@@ -33,6 +33,59 @@ export interface IstioChartSource {
     readonly hub: string;
 }
 
+/** Resource requests and limits of a container, as Kubernetes quantities. */
+export interface Resources {
+    readonly requests?: { readonly cpu?: string; readonly memory?: string };
+    readonly limits?: { readonly cpu?: string; readonly memory?: string };
+}
+
+/** How many pods a Deployment keeps at least (the chart's autoscaler never goes below it), and their size. */
+export interface Sizing {
+    readonly replicas?: number;
+    readonly resources?: Resources;
+}
+
+/** A network gateway's pods and its LoadBalancer Service, as the cloud needs it. */
+export interface NetworkGatewaySettings extends Sizing {
+    readonly service?: {
+        /** Cloud load balancer annotations (e.g. `service.beta.kubernetes.io/aws-load-balancer-scheme: internet-facing`). */
+        readonly annotations?: Readonly<Record<string, string>>;
+        readonly loadBalancerIP?: string;
+        readonly loadBalancerClass?: string;
+        readonly loadBalancerSourceRanges?: readonly string[];
+        readonly externalTrafficPolicy?: "Cluster" | "Local";
+    };
+}
+
+/** Network gateways run two pods by default: one restarting or drained leaves the other serving every remote. */
+export const NETWORK_GATEWAY_REPLICAS = 2;
+
+/** The gateway chart's and istiod chart's autoscalers stop at 5 by default; never below the minimum. */
+const DEFAULT_MAX_REPLICAS = 5;
+
+/** Helm values of user-given chart values (`istio.values`), merged over the program's, by chart. */
+export type ChartValues = Readonly<Partial<Record<"base" | "istiod" | "gateway", Readonly<Record<string, unknown>>>>>;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+
+/** `over` merged onto `base`, maps key by key (an Output or a list is a value, not merged into). */
+export function mergeValues(base: Record<string, unknown>, over: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+    if (over === undefined) return base;
+    const out: Record<string, unknown> = { ...base };
+    for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(out[k]) && isPlainObject(v) ? mergeValues(out[k], v) : v;
+    return out;
+}
+
+/** The istiod chart's sizing keys for `sizing` (nothing set: the chart's defaults). */
+export function istiodSizingValues(sizing: Sizing | undefined): Record<string, unknown> {
+    const r = sizing?.replicas;
+    return {
+        ...(r !== undefined ? { replicaCount: r, autoscaleMin: r, autoscaleMax: Math.max(DEFAULT_MAX_REPLICAS, r) } : {}),
+        ...(sizing?.resources !== undefined ? { resources: sizing.resources } : {}),
+    };
+}
+
 /** A cluster's identity in the mesh. */
 export interface MeshMember {
     /** `global.multiCluster.clusterName`, the registry name istiod knows the cluster by. */
@@ -67,11 +120,12 @@ function meshGlobals(member: MeshMember, hub: string) {
  * `istiod` values of the primary: a control plane that also serves remotes (`externalIstiod`), with
  * access logs on stdout. https://istio.io/latest/docs/setup/install/multicluster/primary-remote_multi-network/
  */
-export function primaryIstiodValues(member: MeshMember, hub: string, revision = ""): Record<string, unknown> {
+export function primaryIstiodValues(member: MeshMember, hub: string, revision = "", sizing?: Sizing): Record<string, unknown> {
     return {
         ...revisionValue(revision),
         global: { ...meshGlobals(member, hub), externalIstiod: true },
         meshConfig: { accessLogFile: "/dev/stdout" },
+        ...istiodSizingValues(sizing),
     };
 }
 
@@ -104,9 +158,24 @@ export function remoteIstiodValues(
  * 15021/15443/15012/15017 and labels the Service and pods `topology.istio.io/network` (since 1.26);
  * setting that label again through `labels` would render it twice on the Service. With revisions,
  * `revision` labels its pods `istio.io/rev`, so the default revision injects them.
+ *
+ * Every remote's injection and xDS cross the primary's gateway, so it runs {@link NETWORK_GATEWAY_REPLICAS}
+ * pods (the autoscaler's minimum; `replicaCount` where autoscaling is off) with a PodDisruptionBudget
+ * keeping one, which the chart renders only above one replica. The Service takes the cloud's settings.
  */
-export function networkGatewayValues(network: string, revision = ""): Record<string, unknown> {
-    return { name: NETWORK_GATEWAY.name, networkGateway: network, ...revisionValue(revision) };
+export function networkGatewayValues(network: string, revision = "", settings: NetworkGatewaySettings = {}): Record<string, unknown> {
+    const replicas = settings.replicas ?? NETWORK_GATEWAY_REPLICAS;
+    const service = Object.fromEntries(Object.entries(settings.service ?? {}).filter(([, v]) => v !== undefined));
+    return {
+        name: NETWORK_GATEWAY.name,
+        networkGateway: network,
+        ...revisionValue(revision),
+        replicaCount: replicas,
+        autoscaling: { minReplicas: replicas, maxReplicas: Math.max(DEFAULT_MAX_REPLICAS, replicas) },
+        ...(replicas > 1 ? { podDisruptionBudget: { minAvailable: 1 } } : {}),
+        ...(settings.resources !== undefined ? { resources: settings.resources } : {}),
+        ...(Object.keys(service).length > 0 ? { service } : {}),
+    };
 }
 
 /**
@@ -115,6 +184,15 @@ export function networkGatewayValues(network: string, revision = ""): Record<str
  */
 export function gatewayServiceName(values: { readonly name?: unknown }, release: string): string {
     return typeof values.name === "string" && values.name !== "" ? values.name : release;
+}
+
+/** What the preview says when the remotes' discovery address is a load balancer's hostname resolved at `pulumi up`. */
+export function hostnameDiscoveryWarning(primary: string, hostname: string): string {
+    return (
+        `${primary}'s network gateway has a hostname (${hostname}), not a static address: each remote's istiod Service gets the IP ` +
+        "it resolves to during this `pulumi up`, and if the load balancer's IPs change, injection and xDS stop on every remote until the next one. " +
+        `Give ${primary} a static gatewayAddress (an Elastic IP on an NLB, a reserved static IP on GKE or AKS; see the README's "A static address for the primary").`
+    );
 }
 
 /** True for an IPv4 or IPv6 literal. */

@@ -141,4 +141,37 @@ export const injectionResolves: StackValidationPolicy = {
     },
 };
 
-export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [explicitKubernetesProvider, strictMtls, noSecretsInConfigMaps, remoteSecretShape, injectionResolves];
+/**
+ * Every remote's injection and xDS cross the primary's network gateway, and cross-network traffic
+ * crosses every gateway: one pod, restarted or drained, stops them all. The gateway chart keeps at least
+ * `autoscaling.minReplicas` pods (`replicaCount` with autoscaling off) and renders `podDisruptionBudget`.
+ */
+export const networkGatewaySurvivesADrain: ResourceValidationPolicy = {
+    name: "network-gateway-survives-a-drain",
+    description: "A network gateway runs at least two pods and a PodDisruptionBudget that keeps one through a node drain.",
+    enforcementLevel: "advisory",
+    validateResource: (args, reportViolation) => {
+        if (args.type !== RELEASE || text(get(args.props, "values", "networkGateway")) === "") return;
+        const values = get(args.props, "values");
+        const autoscaling = get(values, "autoscaling", "enabled") !== false;
+        const min = Number(autoscaling ? (get(values, "autoscaling", "minReplicas") ?? 1) : (get(values, "replicaCount") ?? 1));
+        const minAvailable = get(values, "podDisruptionBudget", "minAvailable");
+        const maxUnavailable = get(values, "podDisruptionBudget", "maxUnavailable");
+        const keeps = typeof minAvailable === "number" ? minAvailable >= 1 && minAvailable < min : typeof maxUnavailable === "number" && maxUnavailable < min;
+        if (min < 2 || !keeps) {
+            reportViolation(
+                `network gateway ${args.name} runs ${min < 2 ? `${min} pod` : `${min} pods without a disruption budget keeping one`}: ` +
+                    "a restart or node drain of it stops injection, xDS and cross-network traffic for every cluster behind it (set gateway.replicas to 2 or more)",
+            );
+        }
+    },
+};
+
+export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
+    explicitKubernetesProvider,
+    strictMtls,
+    noSecretsInConfigMaps,
+    remoteSecretShape,
+    injectionResolves,
+    networkGatewaySurvivesADrain,
+];

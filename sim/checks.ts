@@ -222,8 +222,9 @@ export function environmentMemoryMiB(netns: string): number {
 /**
  * The Helm values the program sets (lib/chart-keys.ts) that the charts in `chartDirectory` do not
  * define: each dotted key must exist in the chart's values.yaml (under `_internal_defaults_do_not_set`
- * where the chart nests them), `profile` needs the chart's `files/profile-remote.yaml`, and
- * `meshConfig.*` needs `meshConfig` (a free-form map merged into the mesh config).
+ * where the chart nests them) or be read by one of its templates (itself, or the map holding it as a
+ * whole, like `podDisruptionBudget` or `resources`), `profile` needs the chart's `files/profile-remote.yaml`,
+ * and `meshConfig.*` needs `meshConfig` (a free-form map merged into the mesh config).
  */
 export function missingChartKeys(chartDirectory: string, version: string): string[] {
     const missing: string[] = [];
@@ -235,13 +236,23 @@ export function missingChartKeys(chartDirectory: string, version: string): strin
         }
         const parsed = (YAML.parse(fs.readFileSync(path.join(dir, "values.yaml"), "utf8")) ?? {}) as Record<string, unknown>;
         const values = (parsed._internal_defaults_do_not_set ?? parsed) as Record<string, unknown>;
+        const templatesDir = path.join(dir, "templates");
+        const templates = fs.existsSync(templatesDir)
+            ? fs.readdirSync(templatesDir).map((f) => fs.readFileSync(path.join(templatesDir, f), "utf8")).join("\n")
+            : "";
+        // A template reads the key, or the map holding it as a whole (`toYaml .Values.resources`, `with .Values.podDisruptionBudget`).
+        const read = (key: string) => {
+            const segments = key.split(".");
+            return segments.some((_, i) => new RegExp(`\\.Values\\.${segments.slice(0, i + 1).join("\\.")}(?![.\\w])`).test(templates));
+        };
         for (const key of Object.keys(CHART_KEYS[chart])) {
             const found =
                 key === "profile"
                     ? fs.existsSync(path.join(dir, "files", "profile-remote.yaml"))
                     : key.startsWith("meshConfig.")
                       ? "meshConfig" in values
-                      : key.split(".").reduce<unknown>((v, k) => (v !== null && typeof v === "object" && k in v ? (v as Record<string, unknown>)[k] : undefined), values) !== undefined;
+                      : key.split(".").reduce<unknown>((v, k) => (v !== null && typeof v === "object" && k in v ? (v as Record<string, unknown>)[k] : undefined), values) !== undefined ||
+                        read(key);
             if (!found) missing.push(`${chart}: ${key}`);
         }
     }

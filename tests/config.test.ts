@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { ISTIO_DEFAULTS, StackConfigError, loadStackConfig } from "../lib/config";
 import { planProgram } from "../scripts/lib/plan";
 import { CA_FILES } from "../lib/config";
+import { CHART_VALUE_KEYS } from "../lib/chart-keys";
 import { cluster, kubeconfigText, stackConfig, useFixtureKubeconfig } from "./support";
 
 /** The problems a config is rejected with (the error's lines after its heading). */
@@ -42,7 +43,7 @@ describe("stack configuration", () => {
         });
         it("fills in the documented defaults", () => {
             const config = loadStackConfig(stackConfig(1));
-            assert.deepEqual(config.istio, { ...ISTIO_DEFAULTS, revisions: [{ name: "", version: ISTIO_DEFAULTS.version }], defaultRevision: "" });
+            assert.deepEqual(config.istio, { ...ISTIO_DEFAULTS, revisions: [{ name: "", version: ISTIO_DEFAULTS.version }], defaultRevision: "", istiod: {}, values: {} });
             assert.deepEqual(config.ca, { source: "generate" });
             assert.deepEqual(config.protect, { ca: false, remoteSecrets: false });
             // Pulumi.yaml's defaults for the optional keys are empty objects: the same defaults follow.
@@ -113,7 +114,7 @@ describe("stack configuration", () => {
                 "remotes[0].context: expected a context no other cluster uses (primary has it), found \"kind-cluster1\"",
             ]],
             ["a typo inside a cluster", () => withRemotes({ ...cluster(2), contxt: "kind-cluster2" }), [
-                "remotes[0].contxt: unknown key; expected one of name, network, context, kubeconfig, apiServer, gatewayAddress, tokenRotation",
+                "remotes[0].contxt: unknown key; expected one of name, network, context, kubeconfig, apiServer, gatewayAddress, gateway, tokenRotation",
             ]],
             ["a plain-http API server, a bad gateway address and a missing kubeconfig file", () =>
                 withRemotes(cluster(2, { apiServer: "http://172.18.0.3:6443", gatewayAddress: "not an address!", kubeconfig: "/no/such/kubeconfig" })), [
@@ -128,13 +129,38 @@ describe("stack configuration", () => {
                 "remotes[1].apiServer: expected an API server address the primary's istiod can reach (the default, context \"kind-cluster3\"'s server, https://127.0.0.1:6445, is loopback: it works only from this machine); " +
                     "set apiServer to the address the primary's pods reach it on (kind: https://<control-plane container IP>:6443, as npm run dev:clusters writes it), found nothing",
             ]],
+            ["bad gateway settings: a replica count, a quantity, an annotation key, a policy and a source range", () =>
+                withRemotes(cluster(2, {
+                    gateway: {
+                        replicas: 0,
+                        resources: { requests: { cpu: "lots" } },
+                        service: { annotations: { "not a key!": "x", "service.beta.kubernetes.io/aws-load-balancer-scheme": true }, externalTrafficPolicy: "local", loadBalancerSourceRanges: ["10.0.0.0"], loadBalancerIP: "nlb" },
+                    },
+                } as object)), [
+                "remotes[0].gateway.replicas: expected a whole number of replicas, at least 1, found 0",
+                "remotes[0].gateway.resources.requests.cpu: expected a Kubernetes quantity such as 500m or 2Gi, found \"lots\"",
+                "remotes[0].gateway.service.annotations.not a key!: expected a value under an annotation key (the key is not one: an optional DNS-subdomain prefix and '/', then letters, digits, '-', '_', '.'), found \"x\"",
+                "remotes[0].gateway.service.annotations.service.beta.kubernetes.io/aws-load-balancer-scheme: expected a string (quote numbers and booleans), found true",
+                "remotes[0].gateway.service.loadBalancerIP: expected an IP address, found \"nlb\"",
+                "remotes[0].gateway.service.loadBalancerSourceRanges[0]: expected an IP range in CIDR notation such as 203.0.113.0/24, found \"10.0.0.0\"",
+                "remotes[0].gateway.service.externalTrafficPolicy: expected \"Cluster\" or \"Local\", found \"local\"",
+            ]],
+            ["chart values that are not the chart's, or that the program sets from the stack's keys", () =>
+                stackConfig(1, { istio: { istiod: { replicas: 2.5 }, values: { istiod: { pilot: { env: {} }, global: { meshId: "x", network: "n" }, env: { A: "1" } }, gateway: { service: { annotations: { a: "b" } } }, proxy: {} } } }), [
+                "istio.istiod.replicas: expected a whole number of replicas, at least 1, found 2.5",
+                `istio.values.istiod.pilot: expected a value of Istio's istiod chart (one of ${CHART_VALUE_KEYS.istiod.top.join(", ")}), found {"env":{}}`,
+                `istio.values.istiod.global.meshId: expected a global value of Istio's istiod chart (one of ${CHART_VALUE_KEYS.istiod.global.join(", ")}), found "x"`,
+                "istio.values.istiod.global.network: expected a value the program does not set itself (it sets this one from the stack's own keys: see the README's \"Stack configuration\"), found \"n\"",
+                "istio.values.gateway.service.annotations.a: expected a value the program does not set itself (it sets this one from each cluster's gateway.service (service.annotations.a)), found \"b\"",
+                "istio.values.proxy: unknown key; expected one of base, istiod, gateway",
+            ]],
             ["an inline kubeconfig without contexts", () => withRemotes(cluster(2, { kubeconfig: "apiVersion: v1\nkind: Config\nclusters: []\n" })), [
                 "remotes[0].context: expected a context of the kubeconfig (it has none), found \"kind-cluster2\"",
             ]],
             ["an old Istio, a bad hub and a typo in istio", () => stackConfig(1, { istio: { version: "1.20.0", hub: "Docker Hub", verison: "1.30.3" } }), [
                 "istio.version: expected an Istio release version of at least 1.26.0, found \"1.20.0\"",
                 "istio.hub: expected an image registry path such as docker.io/istio, found \"Docker Hub\"",
-                "istio.verison: unknown key; expected one of version, meshId, chartRepository, hub, revisions, defaultRevision",
+                "istio.verison: unknown key; expected one of version, meshId, chartRepository, hub, revisions, defaultRevision, istiod, values",
             ]],
             ["a version that is not a release and a chart repository URL of another scheme", () =>
                 stackConfig(1, { istio: { version: "latest", chartRepository: "htps://blob.istio.io/istio-release/charts" } }), [
@@ -158,7 +184,7 @@ describe("stack configuration", () => {
             ]],
             ["a token rotation on the primary (it has no remote secret) and a rotation marker that is not a string", () =>
                 stackConfig(0, { primary: cluster(1, { tokenRotation: "1" } as object), remotes: [cluster(2, { tokenRotation: true } as object)] }), [
-                "primary.tokenRotation: unknown key; expected one of name, network, context, kubeconfig, apiServer, gatewayAddress",
+                "primary.tokenRotation: unknown key; expected one of name, network, context, kubeconfig, apiServer, gatewayAddress, gateway",
                 "remotes[0].tokenRotation: expected a rotation marker: a short string or a number (change it to rotate), found true",
             ]],
             ["revisions beside a version, a reserved and a duplicate name, a duplicate version, no default among several", () =>

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { IstioPrimary } from "../components/istio-primary";
-import { primaryIstiodValues } from "../lib/istio-values";
+import * as pulumi from "@pulumi/pulumi";
+import { hostnameDiscoveryWarning, networkGatewayValues, primaryIstiodValues } from "../lib/istio-values";
 import { type Plan, UNKNOWN, runUnderMocks } from "../scripts/lib/plan";
 import { fakeCaCerts, provider, source } from "./fixtures";
 import { kubernetesObjects, named, ofType, outputOf } from "./support";
@@ -56,7 +57,7 @@ describe("IstioPrimary", () => {
         const { plan } = await declarePrimary();
         const gateway = named(plan.resources, "cluster1-network-gateway");
         assert.equal(gateway.inputs.chart, "gateway");
-        assert.deepEqual(gateway.inputs.values, { name: "istio-eastwestgateway", networkGateway: "network1" });
+        assert.deepEqual(gateway.inputs.values, networkGatewayValues("network1"));
         assert.ok(gateway.dependencies.includes(named(plan.resources, "cluster1-istiod").urn));
     });
 
@@ -83,9 +84,21 @@ describe("IstioPrimary", () => {
         assert.ok(read[0].dependencies.includes(named(plan.resources, "cluster1-network-gateway").urn));
     });
 
-    it("keeps a hostname load balancer's address as a hostname", async () => {
-        const { primary } = await declarePrimary({ hostname: true });
-        assert.equal(await outputOf(primary.gatewayAddress), "a1b2.elb.us-east-1.amazonaws.com");
+    it("keeps a hostname load balancer's address as a hostname, and warns that the remotes are pinned to what it resolves to", async () => {
+        const warnings: string[] = [];
+        const warn = pulumi.log.warn;
+        (pulumi.log as { warn: (m: string) => Promise<void> }).warn = (m: string) => (warnings.push(m), Promise.resolve());
+        try {
+            const { primary } = await declarePrimary({ hostname: true });
+            assert.equal(await outputOf(primary.gatewayAddress), "a1b2.elb.us-east-1.amazonaws.com");
+            assert.deepEqual(warnings, [hostnameDiscoveryWarning("cluster1", "a1b2.elb.us-east-1.amazonaws.com")]);
+            warnings.length = 0;
+            await declarePrimary({ gatewayAddress: "gw.example.com" }); // a static name is the user's choice
+            await declarePrimary(); // an IP
+            assert.deepEqual(warnings, []);
+        } finally {
+            (pulumi.log as { warn: typeof warn }).warn = warn;
+        }
     });
 
     it("reads the gateway's address from the Service the chart names after its name value", async () => {

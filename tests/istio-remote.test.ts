@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { IstioRemote } from "../components/istio-remote";
 import { remotePilotAddress } from "../lib/resolve-address";
-import { remoteIstiodValues } from "../lib/istio-values";
+import { networkGatewayValues, remoteIstiodValues } from "../lib/istio-values";
 import { type Plan, UNKNOWN, runUnderMocks } from "../scripts/lib/plan";
 import { provider, source } from "./fixtures";
 import { kubernetesObjects, named, ofType, waitsFor } from "./support";
@@ -121,7 +121,7 @@ describe("IstioRemote", () => {
     it("installs its network gateway only once the primary has its remote secret", async () => {
         const { plan } = await declareRemote();
         const gateway = named(plan.resources, "cluster2-network-gateway");
-        assert.deepEqual(gateway.inputs.values, { name: "istio-eastwestgateway", networkGateway: "network2" });
+        assert.deepEqual(gateway.inputs.values, networkGatewayValues("network2"));
         assert.ok(waitsFor(plan.resources, gateway, named(plan.resources, "cluster2-remote-secret-secret")));
         assert.ok(waitsFor(plan.resources, gateway, named(plan.resources, "cluster2-istiod")));
     });

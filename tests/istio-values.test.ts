@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { KubeConfig } from "@kubernetes/client-node";
 import * as YAML from "yaml";
+import { unknownChartKeys } from "../lib/chart-keys";
 import {
     baseValues,
     injectionPath,
@@ -9,6 +10,8 @@ import {
     meshNetworks,
     meshNetworksConfigMapValue,
     gatewayServiceName,
+    istiodSizingValues,
+    mergeValues,
     networkGatewayValues,
     primaryIstiodValues,
     remoteIstiodValues,
@@ -58,8 +61,55 @@ describe("Istio values", () => {
         assert.equal(gatewayServiceName({}, "istio-eastwestgateway"), "istio-eastwestgateway");
     });
 
-    it("makes the gateway chart a network gateway of its network", () => {
-        assert.deepEqual(networkGatewayValues("network2"), { name: "istio-eastwestgateway", networkGateway: "network2" });
+    it("makes the gateway chart a network gateway of its network, two pods and a disruption budget keeping one by default", () => {
+        assert.deepEqual(networkGatewayValues("network2"), {
+            name: "istio-eastwestgateway",
+            networkGateway: "network2",
+            replicaCount: 2,
+            autoscaling: { minReplicas: 2, maxReplicas: 5 },
+            podDisruptionBudget: { minAvailable: 1 },
+        });
+        // One replica: the chart renders no budget (it would block every drain), and neither do we.
+        assert.equal(networkGatewayValues("network2", "", { replicas: 1 }).podDisruptionBudget, undefined);
+        assert.deepEqual(networkGatewayValues("network2", "", { replicas: 8 }).autoscaling, { minReplicas: 8, maxReplicas: 8 });
+    });
+
+    it("passes the cloud's load balancer settings and the pods' resources to the chart's keys", () => {
+        const values = networkGatewayValues("network1", "", {
+            resources: { requests: { cpu: "250m", memory: "256Mi" } },
+            service: {
+                annotations: { "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing" },
+                loadBalancerIP: "203.0.113.7",
+                loadBalancerClass: "service.k8s.aws/nlb",
+                externalTrafficPolicy: "Local",
+                loadBalancerSourceRanges: ["198.51.100.0/24"],
+            },
+        });
+        assert.deepEqual(values.service, {
+            annotations: { "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing" },
+            loadBalancerIP: "203.0.113.7",
+            loadBalancerClass: "service.k8s.aws/nlb",
+            externalTrafficPolicy: "Local",
+            loadBalancerSourceRanges: ["198.51.100.0/24"],
+        });
+        assert.deepEqual(values.resources, { requests: { cpu: "250m", memory: "256Mi" } });
+        assert.deepEqual(unknownChartKeys("gateway", values), []);
+    });
+
+    it("sizes istiod only when asked, through the chart's autoscaler minimum (a budget comes with more than one)", () => {
+        assert.deepEqual(istiodSizingValues(undefined), {});
+        assert.deepEqual(istiodSizingValues({ replicas: 2, resources: { requests: { cpu: "1", memory: "4Gi" } } }), {
+            replicaCount: 2,
+            autoscaleMin: 2,
+            autoscaleMax: 5,
+            resources: { requests: { cpu: "1", memory: "4Gi" } },
+        });
+        assert.deepEqual(unknownChartKeys("istiod", istiodSizingValues({ replicas: 3, resources: { limits: { cpu: "2", memory: "4Gi" } } })), []);
+    });
+
+    it("merges user chart values last, map by map, without merging into lists", () => {
+        assert.deepEqual(mergeValues({ a: { b: 1, c: [1] }, d: 1 }, { a: { c: [2], e: 3 } }), { a: { b: 1, c: [2], e: 3 }, d: 1 });
+        assert.deepEqual(mergeValues({ a: 1 }, undefined), { a: 1 });
     });
 
     describe("mesh networks", () => {

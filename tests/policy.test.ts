@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import type { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import { type PlannedResource, planProgram } from "../scripts/lib/plan";
-import { explicitKubernetesProvider, injectionResolves, noSecretsInConfigMaps, policies, remoteSecretShape, strictMtls } from "../policy/rules";
+import { explicitKubernetesProvider, injectionResolves, networkGatewaySurvivesADrain, noSecretsInConfigMaps, policies, remoteSecretShape, strictMtls } from "../policy/rules";
+import { networkGatewayValues } from "../lib/istio-values";
 import { stackConfig, useFixtureKubeconfig } from "./support";
 
 /** The violations a policy reports for one resource. */
@@ -36,6 +37,19 @@ describe("policy pack", () => {
                 "ns is on the default provider default_4_34_2; give it its cluster's provider",
             ]));
         it("ignores other packages", async () => assert.deepEqual(await violations(explicitKubernetesProvider, "tls:index/privateKey:PrivateKey", {}, undefined), []));
+    });
+
+    describe("network-gateway-survives-a-drain", () => {
+        const R = "kubernetes:helm.sh/v3:Release";
+        it("passes the program's network gateways: two pods, a budget keeping one", async () =>
+            assert.deepEqual(await violations(networkGatewaySurvivesADrain, R, { values: networkGatewayValues("network1") }), []));
+        it("warns of one pod, and of pods without a budget", async () => {
+            assert.deepEqual(await violations(networkGatewaySurvivesADrain, R, { values: networkGatewayValues("network1", "", { replicas: 1 }) }, "c", "gw"), [
+                "network gateway gw runs 1 pod: a restart or node drain of it stops injection, xDS and cross-network traffic for every cluster behind it (set gateway.replicas to 2 or more)",
+            ]);
+            assert.equal((await violations(networkGatewaySurvivesADrain, R, { values: { networkGateway: "n", autoscaling: { minReplicas: 3 } } })).length, 1);
+        });
+        it("ignores other releases", async () => assert.deepEqual(await violations(networkGatewaySurvivesADrain, R, { values: { replicaCount: 1 } }), []));
     });
 
     describe("mtls-not-weakened", () => {

@@ -231,7 +231,7 @@ describe("the program", () => {
             for (const f of CA_FILES) fs.writeFileSync(path.join(dir, "cluster1", f), `cluster1/${f}`);
             const config = stackConfig(0, {
                 primary: { name: "cluster1", network: "network1", context: "kind-cluster1", gatewayAddress: "198.51.100.1" },
-                remotes: [{ name: "cluster2", network: "network2", context: "kind-cluster2", gatewayAddress: "gw2.example.com" }],
+                remotes: [{ name: "cluster2", network: "network2", context: "kind-cluster2", apiServer: "https://172.18.0.3:6443", gatewayAddress: "gw2.example.com" }],
                 ca: { source: "files", directory: dir },
             });
             const plan = await planProgram(config);

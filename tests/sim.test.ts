@@ -128,16 +128,41 @@ describe("the simulated environment (npm run sim)", () => {
             else fs.rmSync(file, { force: true });
         };
         write("base", { defaultRevision: "default" }, true);
-        write("gateway", { name: "", networkGateway: "", revision: "" });
+        const resources = { requests: { cpu: "", memory: "" }, limits: { cpu: "", memory: "" } };
+        write("gateway", {
+            name: "",
+            networkGateway: "",
+            revision: "",
+            replicaCount: null,
+            autoscaling: { minReplicas: 1, maxReplicas: 5 },
+            podDisruptionBudget: {},
+            resources,
+            service: { annotations: {}, loadBalancerIP: "", loadBalancerSourceRanges: [], externalTrafficPolicy: "" },
+        });
+        const templates = path.join(dir, "gateway", "templates");
+        fs.mkdirSync(templates);
+        // Read by the templates only: the budget as a whole, loadBalancerClass by hasKey (commented out in values.yaml).
+        fs.writeFileSync(path.join(templates, "t.yaml"), '{{- with .Values.podDisruptionBudget }}{{ toYaml . }}{{ end }}\n{{- if hasKey .Values.service "loadBalancerClass" }}x{{ end }}\n');
         const istiod = {
             global: { hub: "", meshID: "", multiCluster: { clusterName: "" }, network: "", externalIstiod: false, configCluster: false, remotePilotAddress: "" },
             istiodRemote: { injectionPath: "/inject" },
             meshConfig: {},
             revision: "",
+            replicaCount: 1,
+            autoscaleMin: 1,
+            autoscaleMax: 5,
+            resources,
         };
         write("istiod", { _internal_defaults_do_not_set: istiod }, true);
         assert.deepEqual(missingChartKeys(dir, "1.30.3"), []);
+        fs.rmSync(templates, { recursive: true });
+        assert.deepEqual(missingChartKeys(dir, "1.30.3"), ["gateway: podDisruptionBudget.minAvailable", "gateway: service.loadBalancerClass"]);
         write("istiod", { _internal_defaults_do_not_set: { ...istiod, global: { ...istiod.global, remotePilotAddress: undefined } } }, false);
-        assert.deepEqual(missingChartKeys(dir, "1.30.3"), ["istiod: profile", "istiod: global.remotePilotAddress"]);
+        assert.deepEqual(missingChartKeys(dir, "1.30.3"), [
+            "istiod: profile",
+            "istiod: global.remotePilotAddress",
+            "gateway: podDisruptionBudget.minAvailable",
+            "gateway: service.loadBalancerClass",
+        ]);
     });
 });

@@ -37,7 +37,8 @@ describe("the shipped stack files", () => {
         const raw = stackFileConfig("Pulumi.prod.yaml");
         const contexts = ["prod-east", "prod-west", "prod-central", "prod-south"];
         const kubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "prod-")), "config");
-        fs.writeFileSync(kubeconfig, kubeconfigText(contexts));
+        // Cloud clusters' API servers, on addresses other clusters reach.
+        fs.writeFileSync(kubeconfig, kubeconfigText(contexts, (i) => `https://198.51.100.${i + 1}:443`));
         const certs = fs.mkdtempSync(path.join(os.tmpdir(), "certs-"));
         for (const cluster of contexts) {
             fs.mkdirSync(path.join(certs, cluster));

@@ -8,12 +8,12 @@ import type { Plan, PlannedResource } from "../scripts/lib/plan";
 
 export const CONTEXTS = ["kind-cluster1", "kind-cluster2", "kind-cluster3", "kind-cluster4"];
 
-/** A kubeconfig with one context per kind cluster, each API server on its own port. */
-export function kubeconfigText(contexts: readonly string[] = CONTEXTS): string {
+/** A kubeconfig with one context per cluster, each API server on its own port (kind's: on loopback). */
+export function kubeconfigText(contexts: readonly string[] = CONTEXTS, server = (i: number) => `https://127.0.0.1:${6443 + i}`): string {
     return YAML.stringify({
         apiVersion: "v1",
         kind: "Config",
-        clusters: contexts.map((c, i) => ({ name: c, cluster: { server: `https://127.0.0.1:${6443 + i}` } })),
+        clusters: contexts.map((c, i) => ({ name: c, cluster: { server: server(i) } })),
         users: contexts.map((c) => ({ name: c, user: { token: `user-token-${c}` } })),
         contexts: contexts.map((c) => ({ name: c, context: { cluster: c, user: c } })),
         "current-context": contexts[0],
