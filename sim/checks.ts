@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { X509Certificate, createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, AutoscalingV2Api, CoreV1Api, KubeConfig, PolicyV1Api, type V1Pod } from "@kubernetes/client-node";
 import * as YAML from "yaml";
 import { CHART_KEYS, type IstioChart } from "../lib/chart-keys";
 import { findLocalChart } from "../lib/charts";
@@ -108,6 +108,15 @@ function injectedBy(p: V1Pod): string {
     } catch {
         return "";
     }
+}
+
+/** What keeps a cluster's network gateway up through a drain: its autoscaler's minimum and its disruption budget. */
+export async function gatewayDisruption(state: SimState, cluster: SimCluster) {
+    const kc = kubeConfigOf(state, cluster);
+    const name = "istio-eastwestgateway";
+    const hpa = await kc.makeApiClient(AutoscalingV2Api).readNamespacedHorizontalPodAutoscaler({ name, namespace: "istio-system" });
+    const pdb = await kc.makeApiClient(PolicyV1Api).readNamespacedPodDisruptionBudget({ name, namespace: "istio-system" });
+    return { minReplicas: hpa.spec?.minReplicas, minAvailable: pdb.spec?.minAvailable };
 }
 
 /** The sample's pods of a cluster (or another namespace's): app, version, IP, whether injection gave them a sidecar, and which revision did. */

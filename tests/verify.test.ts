@@ -38,6 +38,7 @@ function fakeMesh(
             }
             return n++ < failFirst ? Promise.reject(new Error("connection refused")) : Promise.resolve(answers[(n - 1 - failFirst) % answers.length]);
         },
+        dryRunPod: () => Promise.resolve(undefined),
         readSecret: (_cluster, _namespace, name) => {
             const cluster = name.replace("istio-remote-secret-", "");
             const r = remotes[cluster];
@@ -52,6 +53,23 @@ const options = { primary: "cluster1", remotes: ["cluster2"], namespace: "sample
 const helloCalls = (calls: string[][]) => calls.filter((c) => c[4] === "curl");
 
 describe("verify", () => {
+    it("names the cluster, the port and where from when an API server cannot reach istiod's injection webhook (a private control plane)", async () => {
+        const api = fakeMesh([V1, V2], { cluster2: { secret: true, answers: true } });
+        const timeout = 'Internal error occurred: failed calling webhook "namespace.sidecar-injector.istio.io": Post "https://istiod.istio-system.svc:443/inject": context deadline exceeded';
+        api.dryRunPod = (cluster) => Promise.resolve(cluster === "cluster1" ? timeout : undefined);
+        await assert.rejects(verifyMesh(api, options), (e: Error) => {
+            assert.equal(
+                e.message,
+                "sidecar injection cannot work:\n  cluster1: its API server cannot call istiod's sidecar-injection webhook on port 15017 (from cluster1's control plane to istiod's pods on the primary): " +
+                    `${timeout}. On a private GKE cluster, allow the control plane's range to reach the nodes on TCP 15017 (docs/real-clusters.md, "Private control planes").`,
+            );
+            return true;
+        });
+        // Another refusal (RBAC, quota) is not a webhook the control plane cannot reach.
+        api.dryRunPod = () => Promise.resolve('pods is forbidden: User "ci" cannot create resource "pods"');
+        assert.equal((await verifyMesh(api, options)).ok, true);
+    });
+
     it("parses helloworld's answer", () => {
         assert.deepEqual(parseHelloReply(V2), { version: "v2", instance: "helloworld-v2-54df5f84b-9hxgw" });
         assert.equal(parseHelloReply("upstream connect error or disconnect/reset before headers"), undefined);

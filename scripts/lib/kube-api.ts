@@ -50,6 +50,20 @@ export function kubernetesMeshApi(kubeconfigs: Readonly<Record<string, string>>,
                     .catch(reject);
             });
         },
+        async dryRunPod(cluster, namespace) {
+            const pod = { metadata: { generateName: "verify-injection-" }, spec: { containers: [{ name: "c", image: "busybox" }] } };
+            return configOf(cluster)
+                .makeApiClient(CoreV1Api)
+                .createNamespacedPod({ namespace, body: pod, dryRun: "All" })
+                .then(
+                    () => undefined,
+                    (e: unknown) => {
+                        const body = (e as { body?: unknown }).body;
+                        const message = typeof body === "string" ? ((JSON.parse(body) as { message?: string }).message ?? body) : e instanceof Error ? e.message : String(e);
+                        return message;
+                    },
+                );
+        },
         async readSecret(cluster, namespace, name) {
             try {
                 const secret = await configOf(cluster).makeApiClient(CoreV1Api).readNamespacedSecret({ name, namespace });

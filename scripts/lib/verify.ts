@@ -13,6 +13,30 @@ export interface MeshApi {
     exec(cluster: string, namespace: string, pod: string, container: string, command: string[], stdin?: string): Promise<string>;
     /** A Secret's decoded data, or undefined if there is no such Secret. */
     readSecret(cluster: string, namespace: string, name: string): Promise<Record<string, string> | undefined>;
+    /**
+     * Asks the API server to create a pod in `namespace` as a dry run (nothing is stored), which calls the
+     * admission webhooks, injection included; the API server's error message, or undefined when it worked.
+     */
+    dryRunPod(cluster: string, namespace: string): Promise<string | undefined>;
+}
+
+/**
+ * Whether each cluster's API server can call istiod's injection webhook: a dry-run pod in the sample's
+ * namespace. A private control plane without a firewall rule to port 15017 (GKE's private clusters)
+ * fails here, and the error says which cluster, which port, from where, and what to add.
+ */
+export async function webhookPreflight(api: MeshApi, options: Pick<VerifyOptions, "primary" | "remotes" | "namespace">): Promise<string[]> {
+    const problems: string[] = [];
+    for (const cluster of [options.primary, ...options.remotes]) {
+        const error = await api.dryRunPod(cluster, options.namespace);
+        if (error === undefined || !/failed calling webhook/i.test(error)) continue;
+        const to = cluster === options.primary ? "istiod's pods on the primary" : "the primary's network gateway (which passes it to istiod)";
+        problems.push(
+            `${cluster}: its API server cannot call istiod's sidecar-injection webhook on port 15017 (from ${cluster}'s control plane to ${to}): ${error}. ` +
+                'On a private GKE cluster, allow the control plane\'s range to reach the nodes on TCP 15017 (docs/real-clusters.md, "Private control planes").',
+        );
+    }
+    return problems;
 }
 
 /**
@@ -135,6 +159,9 @@ const ISTIO_SYSTEM = "istio-system";
 /** Runs the page's proof through `api` and returns the report. */
 export async function verifyMesh(api: MeshApi, options: VerifyOptions): Promise<Report> {
     const requests = options.requests ?? 20;
+    // First: without injection there is no client pod to wait for, and a timeout would say nothing of why.
+    const unreachable = await webhookPreflight(api, options);
+    if (unreachable.length > 0) throw new Error(`sidecar injection cannot work:\n  ${unreachable.join("\n  ")}`);
     const pod = await api.findReadyPod(options.primary, options.namespace, "app=curl", options.timeoutMs ?? 120_000);
     const call = async () =>
         parseHelloReply(
