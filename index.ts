@@ -37,7 +37,7 @@ const cacerts =
         : new SharedRootCA("mesh-ca", { clusterNames: signers.map((c) => c.name) }, { protect: config.protect.ca }).cacerts;
 
 /** The control planes by revision (one without revision unless `istio.revisions` is set). */
-const controlPlanes = { revisions: source.revisions, defaultRevision: source.defaultRevision };
+const controlPlanes = { revisions: source.revisions, defaultRevision: source.defaultRevision, baseVersion: source.baseVersion };
 
 /** What every cluster's component takes, primary or remote. */
 const clusterArgs = (c: ClusterConfig): IstioClusterArgs => ({

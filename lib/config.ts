@@ -16,7 +16,7 @@ import { CHART_KEYS, CHART_MAP_KEYS, CHART_VALUE_KEYS, type IstioChart, leafPath
 import { isLocalChartRepository, localChartProblem } from "./charts";
 import type { ChartValues, NetworkGatewaySettings, Sizing } from "./istio-values";
 import { type MergedKubeconfig, mergeKubeconfigs, parseKubeconfig, singleContext } from "./kubeconfig";
-import { DEFAULT_TAG, type Revision, defaultRevisionOf, revisionNameOf, singleControlPlane } from "./revisions";
+import { DEFAULT_TAG, type Revision, baseVersionOf, defaultRevisionOf, revisionNameOf, singleControlPlane } from "./revisions";
 
 /** The Pulumi project name, which is also the namespace of our config keys. */
 export const PROJECT = "istio-multicluster";
@@ -82,6 +82,8 @@ export interface StackConfig {
         readonly revisions: readonly Revision[];
         /** The revision behind the `default` tag ("" when `istio.revisions` is not set). */
         readonly defaultRevision: string;
+        /** The `base` chart's version (Istio's CRDs): `istio.baseVersion`, else the newest revision's, else `version`. */
+        readonly baseVersion: string;
         /** Each istiod's replicas and resources (unset: the chart's). */
         readonly istiod: Sizing;
         /** Other values of Istio's charts, by chart, merged over the program's last. */
@@ -505,10 +507,11 @@ function stackSchema(raw: Record<string, unknown>) {
                         .min(1, { error: "a non-empty list of revisions: [{ version, name? }]" })
                         .optional(),
                     defaultRevision: z.string({ error: "the name of a revision in istio.revisions" }).optional(),
+                    baseVersion: istioVersion.optional(),
                     istiod: known({ replicas: replicas.optional(), resources: resourcesSchema.optional() }, "an object: { replicas?, resources? }").default({}),
                     values: chartValuesSchema.default({}),
                 },
-                "an object: { version?, meshId?, chartRepository?, hub?, revisions?, defaultRevision?, istiod?, values? }",
+                "an object: { version?, meshId?, chartRepository?, hub?, revisions?, defaultRevision?, baseVersion?, istiod?, values? }",
             )
                 .superRefine((_, ctx) => {
                     // The keys as written (the parsed object has defaults, and runs on invalid input too: see `always`).
@@ -537,20 +540,35 @@ function stackSchema(raw: Record<string, unknown>) {
                     } else if (typeof given.defaultRevision === "string" && listed !== undefined && !names.includes(given.defaultRevision)) {
                         issue(["defaultRevision"], `one of the revisions: ${names.join(", ")}`);
                     }
+                    // base never moves down by itself: with several control planes, its version is the user's choice.
+                    const valid = [...seen.version.keys()].filter((v) => VERSION.test(v));
+                    const newest = valid.sort(semver.rcompare)[0];
+                    if (given.baseVersion !== undefined && listed === undefined) {
+                        issue(["baseVersion"], "no baseVersion without istio.revisions (base runs at istio.version)");
+                    } else if (given.baseVersion === undefined && seen.version.size > 1 && newest !== undefined) {
+                        issue(
+                            ["baseVersion"],
+                            `the version the base chart (Istio's CRDs) runs at, required with several revisions, at least the newest (${newest}): ` +
+                                "base never moves down unless you say so (README, \"Upgrade Istio by revision\")",
+                        );
+                    } else if (typeof given.baseVersion === "string" && VERSION.test(given.baseVersion) && newest !== undefined && semver.lt(given.baseVersion, newest)) {
+                        issue(["baseVersion"], `a version at least the newest revision's (${newest}): base's CRDs must serve every control plane`);
+                    }
                     if (typeof given.chartRepository !== "string" || !isLocalChartRepository(given.chartRepository)) return;
-                    const versions = listed === undefined ? [given.version ?? ISTIO_DEFAULTS.version] : [...seen.version.keys()];
+                    const versions = listed === undefined ? [given.version ?? ISTIO_DEFAULTS.version] : [...seen.version.keys(), ...(typeof given.baseVersion === "string" ? [given.baseVersion] : [])];
                     for (const version of new Set(versions.filter((v): v is string => typeof v === "string" && VERSION.test(v)))) {
                         const problem = localChartProblem(given.chartRepository, version);
                         if (problem !== undefined) issue(["chartRepository"], `${CHART_REPOSITORY} (${problem})`);
                     }
                 }, always)
-                .transform(({ revisions, defaultRevision, ...rest }) => {
-                    if (revisions === undefined) return { ...rest, ...singleControlPlane(rest.version) };
+                .transform(({ revisions, defaultRevision, baseVersion, ...rest }) => {
+                    if (revisions === undefined) return { ...rest, ...singleControlPlane(rest.version), baseVersion: rest.version };
                     const named = revisions.map((r): Revision => ({ name: r.name ?? revisionNameOf(r.version), version: r.version }));
-                    const byDefault = defaultRevisionOf({ revisions: named, defaultRevision: defaultRevision ?? "" });
-                    return { ...rest, version: byDefault.version, revisions: named, defaultRevision: byDefault.name };
+                    const planes = { revisions: named, defaultRevision: defaultRevision ?? "", baseVersion };
+                    const byDefault = defaultRevisionOf(planes);
+                    return { ...rest, version: byDefault.version, revisions: named, defaultRevision: byDefault.name, baseVersion: baseVersionOf(planes) };
                 })
-                .default({ ...ISTIO_DEFAULTS, ...singleControlPlane(ISTIO_DEFAULTS.version), istiod: {}, values: {} }),
+                .default({ ...ISTIO_DEFAULTS, ...singleControlPlane(ISTIO_DEFAULTS.version), baseVersion: ISTIO_DEFAULTS.version, istiod: {}, values: {} }),
             ca: known(
                 {
                     source: z.enum(["generate", "files"], { error: '"generate" or "files"' }).default("generate"),

@@ -13,10 +13,10 @@ import {
     type ControlPlanes,
     DEFAULT_TAG,
     type Revision,
+    baseVersionOf,
     defaultRevisionOf,
     defaultTagWebhook,
     hasRevisions,
-    newestVersion,
     revisioned,
     singleControlPlane,
 } from "./revisions";
@@ -200,7 +200,7 @@ export function declareIstioSystem(name: string, args: IstioSystemArgs, parent: 
         {
             release: "istio-base",
             chart: "base",
-            source: atVersion(args.source, newestVersion(args.controlPlanes)),
+            source: atVersion(args.source, baseVersionOf(args.controlPlanes)),
             namespace: namespace.metadata.name,
             values: mergeValues(baseValues(args.role, args.controlPlanes.defaultRevision), args.chartValues?.base),
         },

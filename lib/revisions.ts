@@ -20,6 +20,11 @@ export interface ControlPlanes {
     readonly revisions: readonly Revision[];
     /** The revision the `default` tag points at; "" without revisions (the control plane is the default). */
     readonly defaultRevision: string;
+    /**
+     * The version of the `base` chart (Istio's CRDs), chosen by the user (`istio.baseVersion`).
+     * @default the newest revision's version
+     */
+    readonly baseVersion?: string;
 }
 
 /** The revision tag Istio gives the `istio-injection=enabled` label and the network gateways. */
@@ -56,6 +61,16 @@ export function defaultRevisionOf(planes: ControlPlanes): Revision {
  */
 export function newestVersion(planes: ControlPlanes): string {
     return planes.revisions.map((r) => r.version).sort(semver.rcompare)[0];
+}
+
+/**
+ * The version `base` runs at: the user's `baseVersion`, else the newest revision's. Never derived
+ * downwards by itself: a stack with several revisions must name it (lib/config.ts), so removing the
+ * newest revision (a rollback) leaves `base` where it is unless the user lowers it on purpose — an
+ * older CRD can drop a stored version the API server still holds objects in, and is refused.
+ */
+export function baseVersionOf(planes: ControlPlanes): string {
+    return planes.baseVersion ?? newestVersion(planes);
 }
 
 /** A namespace's injection labels: the `default` tag's `istio-injection=enabled`, or a revision's `istio.io/rev`. */

@@ -331,7 +331,7 @@ async function inside(state: SimState): Promise<void> {
         saw.endpoints = await helloEndpoints(await expectedEndpoints(), oldRev);
     });
 
-    const withBoth = (defaultRevision: string) => ({ revisions: [{ version: OLD }, { version: NEW }], defaultRevision });
+    const withBoth = (defaultRevision: string) => ({ revisions: [{ version: OLD }, { version: NEW }], defaultRevision, baseVersion: NEW });
 
     await step(`9. upgrade 1/3, add ${NEW}: the preview adds only its control plane and remote pieces (and moves base); both istiods serve`, async (saw) => {
         writeStackFile(state, all, { istio: withBoth(oldRev), sampleVersions });

@@ -70,7 +70,12 @@ export interface StackConfigInput {
     /** Istio's charts, built from the Go modules that embed them (`<chart>-<version>/`). */
     readonly chartDirectory: string;
     /** The `istio` keys besides the chart repository: a version, or revisions and the default one. */
-    readonly istio: { readonly version?: string; readonly revisions?: readonly { readonly version: string; readonly name?: string }[]; readonly defaultRevision?: string };
+    readonly istio: {
+        readonly version?: string;
+        readonly revisions?: readonly { readonly version: string; readonly name?: string }[];
+        readonly defaultRevision?: string;
+        readonly baseVersion?: string;
+    };
     /** `sample.revision`: the revision the sample namespace is pinned to. */
     readonly sampleRevision?: string;
     /** The CA files (`<cluster>/{ca-cert,ca-key,root-cert,cert-chain}.pem`). */

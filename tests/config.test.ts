@@ -36,14 +36,21 @@ describe("stack configuration", () => {
             const one = loadStackConfig(stackConfig(1, { istio: { revisions: [{ version: "1.30.3" }] } })).istio;
             assert.deepEqual([one.revisions, one.defaultRevision, one.version], [[{ name: "1-30-3", version: "1.30.3" }], "1-30-3", "1.30.3"]);
             const two = loadStackConfig(
-                stackConfig(1, { istio: { revisions: [{ version: "1.29.2" }, { version: "1.30.3", name: "stable" }], defaultRevision: "stable" }, sample: { revision: "1-29-2" } }),
+                stackConfig(1, { istio: { revisions: [{ version: "1.29.2" }, { version: "1.30.3", name: "stable" }], defaultRevision: "stable", baseVersion: "1.30.3" }, sample: { revision: "1-29-2" } }),
             );
             assert.deepEqual(two.istio.revisions, [{ name: "1-29-2", version: "1.29.2" }, { name: "stable", version: "1.30.3" }]);
             assert.deepEqual([two.istio.defaultRevision, two.istio.version, two.sample.revision], ["stable", "1.30.3", "1-29-2"]);
         });
         it("fills in the documented defaults", () => {
             const config = loadStackConfig(stackConfig(1));
-            assert.deepEqual(config.istio, { ...ISTIO_DEFAULTS, revisions: [{ name: "", version: ISTIO_DEFAULTS.version }], defaultRevision: "", istiod: {}, values: {} });
+            assert.deepEqual(config.istio, {
+                ...ISTIO_DEFAULTS,
+                revisions: [{ name: "", version: ISTIO_DEFAULTS.version }],
+                defaultRevision: "",
+                baseVersion: ISTIO_DEFAULTS.version,
+                istiod: {},
+                values: {},
+            });
             assert.deepEqual(config.ca, { source: "generate" });
             assert.deepEqual(config.protect, { ca: false, remoteSecrets: false });
             // Pulumi.yaml's defaults for the optional keys are empty objects: the same defaults follow.
@@ -160,7 +167,7 @@ describe("stack configuration", () => {
             ["an old Istio, a bad hub and a typo in istio", () => stackConfig(1, { istio: { version: "1.20.0", hub: "Docker Hub", verison: "1.30.3" } }), [
                 "istio.version: expected an Istio release version of at least 1.26.0, found \"1.20.0\"",
                 "istio.hub: expected an image registry path such as docker.io/istio, found \"Docker Hub\"",
-                "istio.verison: unknown key; expected one of version, meshId, chartRepository, hub, revisions, defaultRevision, istiod, values",
+                "istio.verison: unknown key; expected one of version, meshId, chartRepository, hub, revisions, defaultRevision, baseVersion, istiod, values",
             ]],
             ["a version that is not a release and a chart repository URL of another scheme", () =>
                 stackConfig(1, { istio: { version: "latest", chartRepository: "htps://blob.istio.io/istio-release/charts" } }), [
@@ -189,7 +196,7 @@ describe("stack configuration", () => {
             ]],
             ["revisions beside a version, a reserved and a duplicate name, a duplicate version, no default among several", () =>
                 stackConfig(1, {
-                    istio: { version: "1.30.3", revisions: [{ version: "1.29.2", name: "default" }, { version: "1.30.3", name: "canary" }, { version: "1.30.3", name: "canary" }] },
+                    istio: { version: "1.30.3", baseVersion: "1.30.3", revisions: [{ version: "1.29.2", name: "default" }, { version: "1.30.3", name: "canary" }, { version: "1.30.3", name: "canary" }] },
                 }), [
                 'istio.revisions[0].name: expected a revision name (a DNS-1123 label of at most 46 characters, not "default"), found "default"',
                 "istio.version: expected no version when istio.revisions is set (each revision names its version), found \"1.30.3\"",
@@ -198,11 +205,23 @@ describe("stack configuration", () => {
                 "istio.defaultRevision: expected one of default, canary (required with several revisions), found nothing",
             ]],
             ["a default revision that is not listed, a version whose name is no DNS label, and a sample pinned to no revision", () =>
-                stackConfig(1, { istio: { revisions: [{ version: "1.31.0-RC.1" }, { version: "1.25.0", name: "old" }], defaultRevision: "1-30-3" }, sample: { revision: "stable" } }), [
+                stackConfig(1, { istio: { revisions: [{ version: "1.31.0-RC.1" }, { version: "1.25.0", name: "old" }], defaultRevision: "1-30-3", baseVersion: "1.31.0-RC.1" }, sample: { revision: "stable" } }), [
                 "istio.revisions[1].version: expected an Istio release version of at least 1.26.0, found \"1.25.0\"",
                 'istio.revisions[0].name: expected a revision name (a DNS-1123 label of at most 46 characters, not "default"); the version\'s "1-31-0-RC-1" is not one, so give a name, found nothing',
                 "istio.defaultRevision: expected one of the revisions: 1-31-0-RC-1, old, found \"1-30-3\"",
                 "sample.revision: expected one of the revisions: 1-31-0-RC-1, old, found \"stable\"",
+            ]],
+            ["several revisions without the base chart's version", () =>
+                stackConfig(1, { istio: { revisions: [{ version: "1.29.2" }, { version: "1.30.5" }], defaultRevision: "1-29-2" } }), [
+                "istio.baseVersion: expected the version the base chart (Istio's CRDs) runs at, required with several revisions, at least the newest (1.30.5): " +
+                    "base never moves down unless you say so (README, \"Upgrade Istio by revision\"), found nothing",
+            ]],
+            ["a base chart version below the newest revision's", () =>
+                stackConfig(1, { istio: { revisions: [{ version: "1.29.2" }, { version: "1.30.5" }], defaultRevision: "1-29-2", baseVersion: "1.29.2" } }), [
+                "istio.baseVersion: expected a version at least the newest revision's (1.30.5): base's CRDs must serve every control plane, found \"1.29.2\"",
+            ]],
+            ["a base chart version without revisions", () => stackConfig(1, { istio: { version: "1.30.5", baseVersion: "1.30.5" } }), [
+                "istio.baseVersion: expected no baseVersion without istio.revisions (base runs at istio.version), found \"1.30.5\"",
             ]],
             ["a default revision or a pinned sample without revisions", () => stackConfig(1, { istio: { defaultRevision: "stable" }, sample: { revision: "stable" } }), [
                 "istio.defaultRevision: expected no defaultRevision without istio.revisions, found \"stable\"",

@@ -115,8 +115,8 @@ describe("policy pack", () => {
             useFixtureKubeconfig();
             for (const [istio, sample] of [
                 [{}, {}],
-                [{ revisions: [{ version: "1.29.2" }, { version: "1.30.3" }], defaultRevision: "1-30-3" }, {}],
-                [{ revisions: [{ version: "1.29.2" }, { version: "1.30.3" }], defaultRevision: "1-30-3" }, { revision: "1-29-2" }],
+                [{ revisions: [{ version: "1.29.2" }, { version: "1.30.3" }], defaultRevision: "1-30-3", baseVersion: "1.30.3" }, {}],
+                [{ revisions: [{ version: "1.29.2" }, { version: "1.30.3" }], defaultRevision: "1-30-3", baseVersion: "1.30.3" }, { revision: "1-29-2" }],
             ]) {
                 assert.deepEqual(await stackViolations(injectionResolves, await withRevisions(istio, sample)), [], JSON.stringify([istio, sample]));
             }

@@ -11,8 +11,9 @@ const OLD = { version: "1.29.2" };
 const NEW = { version: "1.30.3" };
 const STEPS: Record<string, unknown>[] = [
     { revisions: [OLD] },
-    { revisions: [OLD, NEW], defaultRevision: "1-29-2" },
-    { revisions: [OLD, NEW], defaultRevision: "1-30-3" },
+    // With two control planes the stack names base's version: the newer one, as Istio upgrades base first.
+    { revisions: [OLD, NEW], defaultRevision: "1-29-2", baseVersion: NEW.version },
+    { revisions: [OLD, NEW], defaultRevision: "1-30-3", baseVersion: NEW.version },
     { revisions: [NEW] },
 ];
 
@@ -85,6 +86,18 @@ describe("upgrading Istio by revision (the plan of each step)", () => {
             removed,
             ["cluster1-cluster-aware-routing-mesh-networks-1-29-2", "cluster1-istiod-vs-1-29-2", ...everywhere(2, "istiod-1-29-2")].sort(),
         );
+    });
+
+    it("rolling back step 1 (removing the new revision) keeps base at the newer version while baseVersion stays; lowering it is a change of its own", async () => {
+        const rolledBack = await planProgram(stackConfig(2, { istio: { revisions: [OLD], baseVersion: NEW.version } }));
+        const { added, changed, removed } = planDiff(plan(1), rolledBack);
+        assert.deepEqual(added, []);
+        assert.ok(!changed.some((n) => n.endsWith("-base")), `base changed: ${changed.join(", ")}`);
+        assert.deepEqual(removed, planDiff(plan(0), plan(1)).added);
+        const base = rolledBack.resources.find((r) => r.name === "cluster1-base") as PlannedResource;
+        assert.equal(base.inputs.version, NEW.version);
+        // Dropping baseVersion too is the explicit choice to lower base: the preview shows base on every cluster.
+        assert.deepEqual(planDiff(rolledBack, plan(0)).changed, everywhere(2, "base").sort());
     });
 
     it("rolls back each step by undoing exactly what it did", () => {
