@@ -8,14 +8,16 @@
  * JSON report in .e2e/report.json. Needs root. `--keep` leaves the environment up afterwards.
  */
 import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseCommandLine } from "../scripts/lib/cli";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import {
     cacertsChain,
     caRootCertOf,
+    coreOf,
     environmentMemoryMiB,
     gatewayAddress,
     gatewayDisruption,
@@ -240,6 +242,30 @@ async function inside(state: SimState): Promise<void> {
         saw.clusters = await istiodSees(remote1);
     });
 
+    await step("5c. a gateway's load-balancer Service settings, istiod's resources and other chart values reach the objects the charts render", async (saw) => {
+        const annotation = "service.beta.kubernetes.io/aws-load-balancer-scheme";
+        writeStackFile(state, [primary, remote1], {
+            tokenRotations: { [remote1.name]: "2" },
+            gateways: { [remote1.name]: { service: { annotations: { [annotation]: "internet-facing" }, externalTrafficPolicy: "Local" }, resources: { requests: { cpu: "150m" } } } },
+            istio: { version: state.istioVersions[0], istiod: { resources: { requests: { cpu: "250m", memory: "512Mi" } } }, values: { gateway: { podAnnotations: { "e2e.istio-multicluster/values": "merged" } } } },
+        });
+        assert.equal((await stack.up(options)).summary.result, "succeeded");
+        const svc = await coreOf(state, remote1).readNamespacedService({ name: "istio-eastwestgateway", namespace: "istio-system" });
+        saw.service = { annotation: svc.metadata?.annotations?.[annotation], externalTrafficPolicy: svc.spec?.externalTrafficPolicy };
+        assert.deepEqual(saw.service, { annotation: "internet-facing", externalTrafficPolicy: "Local" });
+        const apps = (c: SimCluster) => kubeConfigOf(state, c).makeApiClient(AppsV1Api);
+        const gw = await apps(remote1).readNamespacedDeployment({ name: "istio-eastwestgateway", namespace: "istio-system" });
+        const istiod = await apps(primary).readNamespacedDeployment({ name: "istiod", namespace: "istio-system" });
+        saw.gatewayPod = { cpu: gw.spec?.template.spec?.containers[0]?.resources?.requests?.cpu, annotation: gw.spec?.template.metadata?.annotations?.["e2e.istio-multicluster/values"] };
+        saw.istiodRequests = istiod.spec?.template.spec?.containers[0]?.resources?.requests;
+        assert.deepEqual(saw.gatewayPod, { cpu: "150m", annotation: "merged" });
+        assert.deepEqual(saw.istiodRequests, { cpu: "250m", memory: "512Mi" });
+        // Back to the defaults for what follows.
+        configure([primary, remote1], undefined, { [remote1.name]: "2" });
+        assert.equal((await stack.up(options)).summary.result, "succeeded");
+        saw.clusters = await istiodSees(remote1);
+    });
+
     await step("6. adding a remote changes only the primary's mesh networks and adds its remote secret; removing it takes back exactly that", async (saw) => {
         configure([primary, remote1, remote2], sampleVersions, { [remote1.name]: "2" });
         const events: EngineEvent[] = [];
@@ -298,6 +324,127 @@ async function inside(state: SimState): Promise<void> {
         const up = await eventually(() => stack.up({ ...options, refresh: true }), 120_000);
         saw.resourceChangesAfter = up.summary.resourceChanges;
         assert.equal(up.summary.result, "succeeded");
+    });
+
+    const pageEndpoints = async () => [`${await podIp(primary, "v1")}:5000`, `${await gatewayAddress(state, remote1)}:15443`];
+
+    await step("7b. istiod's process killed: restarted as a kubelet would, it comes back with the same root, re-syncs the remote and serves the same endpoints", async (saw) => {
+        const rootBefore = (await caRootCertOf(state, remote1, "sample")).root;
+        const endpointsBefore = await helloEndpoints(await pageEndpoints());
+        // One istiod process (those of replaced pods are gone within their grace period).
+        const pids = await eventually(() => {
+            const found = execFileSync("pgrep", ["-x", "pilot-discovery"], { encoding: "utf8" }).trim().split("\n");
+            assert.equal(found.length, 1, `one istiod process (${found.join(", ")})`);
+            return found;
+        }, 90_000);
+        process.kill(Number(pids[0]), "SIGKILL");
+        const start = Date.now();
+        saw.clusters = await eventually(async () => {
+            const clusters = await istiodClusters(await istiodAddress(state));
+            assert.equal(clusters[remote1.name], "synced");
+            return clusters;
+        }, 120_000);
+        saw.restartedAfterSeconds = (Date.now() - start) / 1000;
+        const after = execFileSync("pgrep", ["-x", "pilot-discovery"], { encoding: "utf8" }).trim();
+        assert.notEqual(after, pids[0], "a new process");
+        saw.endpoints = await helloEndpoints(endpointsBefore);
+        // It re-read cacerts: the root it hands out (istio-ca-root-cert, rewritten at start) is the shared one, no root of its own.
+        const chain = await cacertsChain(state, primary);
+        saw.root = await eventually(async () => {
+            const root = (await caRootCertOf(state, remote1, "sample")).root;
+            assert.equal(root, rootBefore);
+            assert.equal(root, chain.root);
+            return root;
+        });
+    });
+
+    await step("7c. two runs at once on one stack: the second is refused by the backend's lock, the first completes, nothing is lost", async (saw) => {
+        configure([primary, remote1], undefined, { [remote1.name]: "3" }); // a token rotation: an update of a few seconds
+        const locks = path.join(state.dir, "pulumi-state", ".pulumi", "locks");
+        const lockFiles = (dir: string): string[] =>
+            fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? lockFiles(path.join(dir, e.name)) : [e.name])) : [];
+        const first = stack.up(options);
+        await eventually(() => assert.ok(lockFiles(locks).length > 0, "the first run holds the lock"), 30_000);
+        const second = await stack.up(options).then(
+            () => "succeeded",
+            (e: unknown) => `${String((e as { stderr?: string }).stderr ?? e)}`,
+        );
+        saw.second = second.split("\n").filter((l) => /lock/i.test(l)).slice(0, 2);
+        assert.match(second, /locked/i, "the second run is refused by the lock");
+        const done = await first;
+        assert.equal(done.summary.result, "succeeded");
+        saw.firstChanges = done.summary.resourceChanges;
+        const preview = await stack.preview(options);
+        saw.afterwards = preview.changeSummary;
+        assert.deepEqual(Object.keys(preview.changeSummary).filter((op) => op !== "same" && op !== "read"), [], "nothing left to do: nothing was lost");
+        assert.deepEqual(lockFiles(locks), [], "no lock left behind");
+    });
+
+    await step("7d. drift: a deleted remote secret, edited mesh networks and a deleted cacerts show in preview --refresh, and up --refresh restores each", async (saw) => {
+        const core = coreOf(state, primary);
+        await core.deleteNamespacedSecret({ name: `istio-remote-secret-${remote1.name}`, namespace: "istio-system" });
+        await core.deleteNamespacedSecret({ name: "cacerts", namespace: "istio-system" });
+        // Edited by hand (another field manager than the program's), as `kubectl edit` would.
+        const cm = await core.readNamespacedConfigMap({ name: "istio", namespace: "istio-system" });
+        await core.replaceNamespacedConfigMap({
+            name: "istio",
+            namespace: "istio-system",
+            fieldManager: "kubectl-edit",
+            body: { ...cm, data: { ...cm.data, meshNetworks: JSON.stringify({ networks: {} }) } },
+        });
+        saw.endpointsDrifted = await helloEndpoints([`${await podIp(primary, "v1")}:5000`]);
+        const events: EngineEvent[] = [];
+        await stack.preview({ ...options, refresh: true, onEvent: (e) => events.push(e) });
+        const ops = Object.fromEntries(Object.entries(collectSteps(events)).filter(([, op]) => op !== "refresh"));
+        saw.preview = ops;
+        assert.deepEqual(ops, {
+            [`${remote1.name}-remote-secret-secret`]: "create",
+            [`${primary.name}-cacerts`]: "create",
+            [`${primary.name}-cluster-aware-routing-mesh-networks`]: "update",
+        }, "each drift, and nothing else, is a change to undo");
+        const up = await stack.up({ ...options, refresh: true });
+        assert.equal(up.summary.result, "succeeded");
+        assert.ok(await hasCacerts(state, primary), "cacerts restored");
+        saw.remoteSecret = (await remoteSecret(state, primary, remote1)).tokenAccepted;
+        const networks = await meshNetworksOf(state, primary);
+        saw.meshNetworksRestored = Object.keys(networks.networks).sort();
+        saw.endpoints = await helloEndpoints(await pageEndpoints());
+        assert.deepEqual(saw.meshNetworksRestored, [primary.network, remote1.network].sort(), "mesh networks restored");
+    });
+
+    await step("7e. a remote unreachable during an update that touches every cluster: it fails naming that cluster, keeps the primary's change in the state, and converges once it is back", async (saw) => {
+        const annotation = "e2e.istio-multicluster/rollout";
+        writeStackFile(state, [primary, remote1], {
+            tokenRotations: { [remote1.name]: "3" },
+            istio: { version: state.istioVersions[0], values: { gateway: { podAnnotations: { [annotation]: "1" } } } },
+        });
+        const inState = async (name: string) => {
+            const exported = await stack.exportStack();
+            const resources = (exported.deployment as { resources?: { urn: string; inputs?: { values?: { podAnnotations?: Record<string, string> } } }[] }).resources ?? [];
+            return resources.find((r) => r.urn.endsWith(`::${name}`))?.inputs?.values?.podAnnotations?.[annotation];
+        };
+        const restart = stopApiServer(remote1);
+        const start = Date.now();
+        try {
+            const failed = await stack.up(options).then(
+                () => undefined,
+                (e: unknown) => `${String((e as { stdout?: string }).stdout ?? "")}\n${String((e as { stderr?: string }).stderr ?? e)}`,
+            );
+            saw.failedAfterSeconds = (Date.now() - start) / 1000;
+            assert.ok(failed !== undefined, "pulumi up failed while the remote's API server was down");
+            const errors = failed.split("\n").filter((l) => /error:/.test(l) && / (kubernetes|pulumi):\S+ cluster\d/.test(l));
+            saw.errorLines = [...new Set(errors.map((l) => l.trim()))].slice(0, 4);
+            assert.ok(errors.length > 0 && errors.every((l) => l.includes(` ${remote1.name}`)), `the failure names ${remote1.name} only`);
+            saw.stateAfterFailure = { [primary.name]: await inState(`${primary.name}-network-gateway`), [remote1.name]: await inState(`${remote1.name}-network-gateway`) };
+            assert.deepEqual(saw.stateAfterFailure, { [primary.name]: "1", [remote1.name]: undefined }, "the primary's change is recorded, the remote's is not");
+        } finally {
+            restart();
+        }
+        const up = await eventually(() => stack.up(options), 120_000);
+        assert.equal(up.summary.result, "succeeded");
+        saw.convergedChanges = up.summary.resourceChanges;
+        assert.equal(await inState(`${remote1.name}-network-gateway`), "1");
+        saw.endpoints = await helloEndpoints(await pageEndpoints());
     });
 
     // The canary upgrade, between the two Istio versions the toolchain built (newest first).

@@ -4,6 +4,8 @@
  *   cloud-provider-kind does on kind;
  * - runs `pilot-discovery` for each of the primary's istiod pods (one per revision) while kwok reports
  *   it running, and stops it when the pod goes (a Helm upgrade replaces it), keeping each process's log;
+ *   one that exits while its pod is there is started again, as a kubelet restarts a container of a pod
+ *   with `restartPolicy: Always` (after a back-off that doubles from 10 s, as the kubelet's does);
  * - passes TLS through the primary's network gateway address to istiod by SNI, as the program's
  *   VirtualServices route it (sim/gateway.ts).
  * Polls the API servers each second; state is what the clusters hold, so a restart resumes.
@@ -72,7 +74,8 @@ async function main(): Promise<void> {
     const state = readState();
     const primary = state.clusters[0];
     const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-    const istiods = new Map<string, { child: ChildProcess; pod: string }>(); // by pod uid
+    const istiods = new Map<string, { child: ChildProcess; pod: string; graceSeconds: number }>(); // by pod uid
+    const restarts = new Map<string, { count: number; notBefore: number }>(); // by pod uid: crashed processes
 
     const stopAll = () => {
         for (const { child } of istiods.values()) child.kill("SIGTERM");
@@ -109,16 +112,23 @@ async function main(): Promise<void> {
             }
             const pods = (await core.listNamespacedPod({ namespace: "istio-system", labelSelector: "app=istiod" })).items;
             const live = new Set(pods.filter(isStartable).map((p) => p.metadata?.uid ?? ""));
-            for (const [uid, { child, pod }] of istiods) {
+            for (const [uid, { child, pod, graceSeconds }] of istiods) {
                 if (!live.has(uid)) {
-                    log(`istiod pod ${pod} is gone: stopping pilot-discovery (pid ${child.pid})`);
+                    // As a kubelet stops a container: SIGTERM, then SIGKILL once the pod's grace period is over.
+                    log(`istiod pod ${pod} is gone: stopping pilot-discovery (pid ${child.pid}; SIGKILL after ${graceSeconds} s)`);
                     child.kill("SIGTERM");
+                    setTimeout(() => {
+                        if (child.exitCode === null && child.signalCode === null) {
+                            log(`pilot-discovery for ${pod} still runs after ${graceSeconds} s: SIGKILL`);
+                            child.kill("SIGKILL");
+                        }
+                    }, graceSeconds * 1000).unref();
                     istiods.delete(uid);
                 }
             }
             for (const pod of pods.filter(isStartable)) {
                 const uid = pod.metadata?.uid ?? "";
-                if (istiods.has(uid)) continue;
+                if (istiods.has(uid) || Date.now() < (restarts.get(uid)?.notBefore ?? 0)) continue;
                 const name = pod.metadata?.name ?? uid;
                 const workDir = path.join(state.dir, "istiod", name);
                 fs.mkdirSync(path.join(workDir, "cacerts"), { recursive: true });
@@ -134,8 +144,18 @@ async function main(): Promise<void> {
                     env: { PATH: process.env.PATH ?? "", HOME: workDir, ...env },
                     stdio: ["ignore", out, out],
                 });
-                child.on("exit", (code, signal) => log(`pilot-discovery for ${name} exited (${signal ?? code})`));
-                istiods.set(uid, { child, pod: name });
+                child.on("exit", (code, signal) => {
+                    log(`pilot-discovery for ${name} exited (${signal ?? code})`);
+                    // Still this pod's process (not stopped because the pod went): a kubelet restarts it, backing off.
+                    if (istiods.get(uid)?.child === child) {
+                        istiods.delete(uid);
+                        const count = (restarts.get(uid)?.count ?? 0) + 1;
+                        const backoff = Math.min(10_000 * 2 ** (count - 1), 300_000);
+                        restarts.set(uid, { count, notBefore: Date.now() + backoff });
+                        log(`istiod pod ${name}: container exited while the pod runs; restart ${count} in ${backoff / 1000} s (restartPolicy Always)`);
+                    }
+                });
+                istiods.set(uid, { child, pod: name, graceSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30 });
                 log(`istiod pod ${name} (${pod.status?.podIP}) is running: started ${binary}, pid ${child.pid}, log logs/istiod-${name}.log`);
             }
         } catch (e) {

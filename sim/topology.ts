@@ -75,7 +75,11 @@ export interface StackConfigInput {
         readonly revisions?: readonly { readonly version: string; readonly name?: string }[];
         readonly defaultRevision?: string;
         readonly baseVersion?: string;
+        readonly istiod?: Readonly<Record<string, unknown>>;
+        readonly values?: Readonly<Record<string, unknown>>;
     };
+    /** `gateway` settings of clusters, by cluster name. */
+    readonly gateways?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
     /** `sample.revision`: the revision the sample namespace is pinned to. */
     readonly sampleRevision?: string;
     /** The CA files (`<cluster>/{ca-cert,ca-key,root-cert,cert-chain}.pem`). */
@@ -95,6 +99,7 @@ export function stackConfigYaml(input: StackConfigInput): string {
         context: c.context,
         apiServer: input.apiServers[c.name],
         ...(input.tokenRotations?.[c.name] !== undefined ? { tokenRotation: input.tokenRotations[c.name] } : {}),
+        ...(input.gateways?.[c.name] !== undefined ? { gateway: input.gateways[c.name] } : {}),
     });
     const [primary, ...remotes] = input.clusters;
     const config: Record<string, unknown> = {
