@@ -30,6 +30,7 @@ const SCRIPTS: [string, string, string[]][] = [
     ["demo", process.execPath, ["-r", "ts-node/register/transpile-only", "scripts/demo.ts"]],
     ["sim", process.execPath, ["-r", "ts-node/register/transpile-only", "sim/cli.ts"]],
     ["e2e", process.execPath, ["-r", "ts-node/register/transpile-only", "sim/e2e.ts"]],
+    ["bench:sim", process.execPath, ["-r", "ts-node/register/transpile-only", "sim/bench.ts"]],
     ["dev:clusters", "bash", ["scripts/dev-clusters.sh"]],
 ];
 
