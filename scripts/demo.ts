@@ -82,7 +82,7 @@ async function onKind(destroy: boolean): Promise<number> {
 
 /** On the simulated environment: toolchain and namespace here, the rest inside the namespace (sim/demo.ts). */
 async function onSim(destroy: boolean): Promise<number> {
-    const inside = (...args: string[]) => reexecInNamespace([require.resolve("ts-node/dist/bin"), "--transpile-only", __filename, "--inside", ...args]);
+    const inside = (...args: string[]) => reexecInNamespace(__filename, ["--inside", ...args]);
     if (destroy) {
         const code = hasState() ? inside("destroy") : 0;
         down();

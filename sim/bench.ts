@@ -120,7 +120,7 @@ async function main(): Promise<number> {
     for (const n of values.remotes.split(",").map(Number)) {
         if (hasState()) down();
         const binDir = await prepare(); // the toolchain (cached after the first) and a namespace of its own
-        const code = reexecInNamespace([require.resolve("ts-node/dist/bin"), "--transpile-only", __filename, "--bin-dir", binDir, "--one", String(n)]);
+        const code = reexecInNamespace(__filename, ["--bin-dir", binDir, "--one", String(n)]);
         down();
         if (code !== 0) throw new Error(`the run with ${n} remote(s) failed (logs: .sim/logs)`);
         samples.push(JSON.parse(fs.readFileSync(path.join(RESULTS, `sim-${n}.json`), "utf8")) as Sample);

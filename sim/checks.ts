@@ -198,14 +198,19 @@ export async function istiodReady(address: string): Promise<boolean> {
         .catch(() => false);
 }
 
+/** helloworld's Envoy cluster, as a sidecar calling `helloworld.sample:5000` knows it. */
+const HELLO = "outbound|5000||helloworld.sample.svc.cluster.local";
+
 /**
- * The endpoints istiod (at `istiod`) sends a sidecar of `cluster`/`network` for helloworld's Envoy cluster
- * (sim/toolchain/istio/cmd/xds-probe, Istio's own ADS client).
+ * The endpoints istiod (at `istiod`) sends a sidecar of `cluster`/`network` in the sample's namespace for
+ * helloworld's Envoy cluster (sim/toolchain/istio/cmd/xds-probe, Istio's own ADS client). The sidecar
+ * claims an address of the cluster's pod range that no pod gets (`<a>.<b>.250.250`).
  */
-export function xdsEndpoints(state: SimState, istiod: string, cluster: SimCluster, sidecarIp: string, envoyCluster: string): string[] {
+export function xdsEndpoints(state: SimState, istiod: string, cluster: SimCluster): string[] {
+    const sidecarIp = `${cluster.podCIDR.split(".").slice(0, 2).join(".")}.250.250`;
     const out = execFileSync(
         path.join(state.binDir, "xds-probe"),
-        ["-address", `${istiod}:15010`, "-cluster-id", cluster.name, "-network", cluster.network, "-namespace", "sample", "-ip", sidecarIp, "-cluster", envoyCluster, "-timeout", "30s"],
+        ["-address", `${istiod}:15010`, "-cluster-id", cluster.name, "-network", cluster.network, "-namespace", "sample", "-ip", sidecarIp, "-cluster", HELLO, "-timeout", "30s"],
         { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
     );
     // Istio's log (adsc's, on stdout too) can follow the result: take the result's line.

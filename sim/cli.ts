@@ -29,7 +29,7 @@ async function main(): Promise<number> {
             if (!inNamespace()) {
                 const binDir = await prepare();
                 const started = String(Date.now());
-                return reexecInNamespace([require.resolve("ts-node/dist/bin"), "--transpile-only", __filename, "up", "--remotes", values.remotes, "--bin-dir", binDir, "--started", started]);
+                return reexecInNamespace(__filename, ["up", "--remotes", values.remotes, "--bin-dir", binDir, "--started", started]);
             }
             const state = await startInside(values["bin-dir"] as string, Number(values.remotes));
             const started = Number(values.started ?? Date.now());

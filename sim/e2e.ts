@@ -42,7 +42,6 @@ import { policyPackLauncher, simStack } from "./pulumi";
 import { ROOT, type SimState, hasState, kubeConfigOf } from "./state";
 import { NETNS, type SimCluster } from "./topology";
 
-const HELLO = "outbound|5000||helloworld.sample.svc.cluster.local";
 
 interface StepResult {
     readonly step: string;
@@ -100,22 +99,21 @@ async function inside(state: SimState): Promise<void> {
         writeStackFile(state, clusters, { sampleVersions: versions, tokenRotations });
     // With both remotes: v2 on each.
     const sampleVersions = { [primary.name]: ["v1"], [remote1.name]: ["v2"], [remote2.name]: ["v2"] };
-    const sidecarIp = `${primary.podCIDR.split(".").slice(0, 2).join(".")}.250.250`;
     /** What istiod of `revision` ("" : without revision) serves a cluster1 sidecar for helloworld, once it is `expected`. */
     const helloEndpoints = async (expected: string[], revision = "") =>
         eventually(async () => {
-            const seen = xdsEndpoints(state, await istiodAddress(state, revision), primary, sidecarIp, HELLO);
+            const seen = xdsEndpoints(state, await istiodAddress(state, revision), primary);
             assert.deepEqual(seen, [...expected].sort());
             return seen;
         });
     /** istiod's clusters, once it reports `cluster` synced (`false`: once it no longer watches it). */
-    const istiodSees = (cluster: SimCluster, watched = true, revision = "") =>
+    const istiodSees = (cluster: SimCluster, watched = true, revision = "", timeoutMs = 60_000) =>
         eventually(async () => {
             const clusters = await istiodClusters(await istiodAddress(state, revision));
             if (watched) assert.equal(clusters[cluster.name], "synced");
             else assert.equal(clusters[cluster.name], undefined, `istiod no longer watches ${cluster.name}`);
             return clusters;
-        });
+        }, timeoutMs);
     /** Every cluster, once nothing of the mesh is left on it. */
     const nothingLeft = async () =>
         Object.fromEntries(
@@ -305,7 +303,7 @@ async function inside(state: SimState): Promise<void> {
         try {
             const istiod = await istiodAddress(state);
             assert.ok(await istiodReady(istiod), "istiod stays ready");
-            const endpoints = xdsEndpoints(state, istiod, primary, sidecarIp, HELLO);
+            const endpoints = xdsEndpoints(state, istiod, primary);
             saw.endpointsWhileDown = endpoints;
             assert.ok(endpoints.includes(`${await podIp(primary, "v1")}:5000`), "cluster1's endpoint still served");
             const failed = await stack.up({ ...options, refresh: true }).then(
@@ -339,11 +337,7 @@ async function inside(state: SimState): Promise<void> {
         }, 90_000);
         process.kill(Number(pids[0]), "SIGKILL");
         const start = Date.now();
-        saw.clusters = await eventually(async () => {
-            const clusters = await istiodClusters(await istiodAddress(state));
-            assert.equal(clusters[remote1.name], "synced");
-            return clusters;
-        }, 120_000);
+        saw.clusters = await istiodSees(remote1, true, "", 120_000); // a kubelet's back-off, then istiod's start
         saw.restartedAfterSeconds = (Date.now() - start) / 1000;
         const after = execFileSync("pgrep", ["-x", "pilot-discovery"], { encoding: "utf8" }).trim();
         assert.notEqual(after, pids[0], "a new process");
@@ -576,7 +570,7 @@ async function main(): Promise<number> {
         if (hasState()) down();
         const started = Date.now();
         const binDir = await prepare();
-        const code = reexecInNamespace([require.resolve("ts-node/dist/bin"), "--transpile-only", __filename, "--bin-dir", binDir, ...(values.keep ? ["--keep"] : [])]);
+        const code = reexecInNamespace(__filename, ["--bin-dir", binDir, ...(values.keep ? ["--keep"] : [])]);
         if (!values.keep) down();
         console.log(`e2e: environment ${values.keep ? "kept (npm run sim -- down removes it)" : "removed"}; ${Math.round((Date.now() - started) / 1000)} s in all`);
         return code;

@@ -62,9 +62,9 @@ function createNamespace(): void {
     log(`network namespace ${NETNS} created (${LOCAL_RANGE} local inside it)`);
 }
 
-/** Re-runs this command inside the namespace; returns its exit code. */
-export function reexecInNamespace(argv: readonly string[]): number {
-    const r = spawnSync("ip", ["netns", "exec", NETNS, process.execPath, ...argv], {
+/** Runs `script` (a TypeScript file of ours, through ts-node) with `args` inside the namespace; returns its exit code. */
+export function reexecInNamespace(script: string, args: readonly string[]): number {
+    const r = spawnSync("ip", ["netns", "exec", NETNS, process.execPath, require.resolve("ts-node/dist/bin"), "--transpile-only", script, ...args], {
         stdio: "inherit",
         env: { ...process.env, SIM_NETNS: NETNS },
     });

@@ -126,6 +126,7 @@ async function main(): Promise<void> {
                     istiods.delete(uid);
                 }
             }
+            for (const uid of restarts.keys()) if (!live.has(uid)) restarts.delete(uid); // its pod went: no back-off to keep
             for (const pod of pods.filter(isStartable)) {
                 const uid = pod.metadata?.uid ?? "";
                 if (istiods.has(uid) || Date.now() < (restarts.get(uid)?.notBefore ?? 0)) continue;
