@@ -37,6 +37,7 @@ import {
 } from "./checks";
 import { down, inNamespace, prepare, reexecInNamespace, startInside, stopApiServer, writeStackFile } from "./environment";
 import { revisionNameOf } from "../lib/revisions";
+import { type Answer, discoveryAddresses, foreignClientRefused, gatewayConnections, requestsFrom, tally, workloadCertificates } from "./data-plane";
 import { eventually } from "./eventually";
 import { policyPackLauncher, simStack } from "./pulumi";
 import { ROOT, type SimState, hasState, kubeConfigOf } from "./state";
@@ -131,6 +132,40 @@ async function inside(state: SimState): Promise<void> {
         return pod.ip;
     };
 
+    const meshRoot = () => fs.readFileSync(path.join(state.caDirectory, "root-cert.pem"), "utf8");
+    const connections = (c: SimCluster) => Object.values(gatewayConnections(state, c)).reduce((a, b) => a + b, 0);
+    /**
+     * Requests from cluster1's client until `count` in a row are all answered, by every version; the
+     * answers tallied, and the connections each of `gateways` passed through meanwhile.
+     */
+    const traffic = async (count: number, servedBy: readonly SimCluster[], gateways: readonly SimCluster[]) => {
+        const before = gateways.map(connections);
+        const answers = await eventually(async () => {
+            const a = tally(await requestsFrom(state, primary, count));
+            assert.equal(a.failed, 0, `${a.failed} of ${a.sent} requests failed`);
+            assert.deepEqual(Object.keys(a.byCluster).sort(), servedBy.map((c) => c.name).sort(), "answered from every cluster that runs helloworld");
+            return a;
+        }, 90_000);
+        const crossed = Object.fromEntries(gateways.map((g, i) => [g.name, connections(g) - before[i]]));
+        for (const g of gateways) assert.ok(crossed[g.name] >= (answers.byCluster[g.name] ?? 0) && crossed[g.name] > 0, `${g.name}'s gateway passed ${crossed[g.name]} connections for ${answers.byCluster[g.name] ?? 0} answers`);
+        return { ...answers, gatewayConnections: crossed };
+    };
+
+    /** `work`, with requests from cluster1's client running all along; its result and the requests' tally. */
+    const trafficDuring = async <T>(work: () => Promise<T>): Promise<[T, ReturnType<typeof tally>]> => {
+        let done = false;
+        const answers: Answer[] = [];
+        const load = (async () => {
+            while (!done) answers.push(...(await requestsFrom(state, primary, 5)));
+        })();
+        try {
+            return [await work(), tally(answers)];
+        } finally {
+            done = true;
+            await load;
+        }
+    };
+
     configure([primary, remote1]);
 
     await step("1. a first pulumi preview on the empty stack runs clean, with the policy pack", async (saw) => {
@@ -212,6 +247,54 @@ async function inside(state: SimState): Promise<void> {
         assert.ok(!(saw.endpoints as string[]).some((e) => e.startsWith(`${String(saw.v2PodIp)}:`)), "no v2 pod IP");
     });
 
+    await step("4b. the page's proof for real: cluster1's client is answered by v1 (beside it) and v2 (in cluster2, through its gateway on 15443), over mTLS with certificates from istiod under the one root", async (saw) => {
+        const answers = await traffic(20, [primary, remote1], [remote1]);
+        saw.traffic = answers;
+        assert.ok(answers.byVersion.v1 > 0 && answers.byVersion.v2 > 0, "both versions answer");
+        assert.deepEqual(Object.keys(answers.byPeer), ["spiffe://cluster.local/ns/sample/sa/curl"], "each server's sidecar saw the client's identity");
+        const certificates = { [primary.name]: await workloadCertificates(state, primary, meshRoot()), [remote1.name]: await workloadCertificates(state, remote1, meshRoot()) };
+        saw.certificates = certificates;
+        for (const [cluster, certs] of Object.entries(certificates)) {
+            assert.ok(certs.length > 0 && certs.every((c) => c.chainsToRoot), `${cluster}: every workload certificate chains to the mesh root`);
+            assert.ok(certs.every((c) => c.identity?.startsWith("spiffe://cluster.local/ns/sample/sa/")), `${cluster}: SPIFFE identities`);
+        }
+    });
+
+    await step("4c. the other way: a client on cluster2 reaches v1 on cluster1 through cluster1's gateway; a client certificate from a foreign root is refused", async (saw) => {
+        const apps = kubeConfigOf(state, remote1).makeApiClient(AppsV1Api);
+        const labels = { app: "curl" };
+        // A client of one's own on the remote, as a user would run one (the sample puts curl on the primary only).
+        await apps.createNamespacedDeployment({
+            namespace: "sample",
+            body: {
+                metadata: { name: "curl", labels },
+                spec: {
+                    selector: { matchLabels: labels },
+                    template: { metadata: { labels }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: "curl", image: "docker.io/curlimages/curl:8.16.0", command: ["/bin/sleep", "infinity"] }] } },
+                },
+            },
+        });
+        try {
+            const before = connections(primary);
+            const answers = await eventually(async () => {
+                const t = tally(await requestsFrom(state, remote1, 20));
+                assert.equal(t.failed, 0, `${t.failed} of ${t.sent} requests failed`);
+                assert.deepEqual(Object.keys(t.byCluster).sort(), [primary.name, remote1.name]);
+                return t;
+            }, 120_000);
+            saw.traffic = { ...answers, primaryGatewayConnections: connections(primary) - before };
+            assert.ok(connections(primary) - before >= (answers.byCluster[primary.name] ?? 0), "v1's answers crossed cluster1's gateway");
+        } finally {
+            await apps.deleteNamespacedDeployment({ name: "curl", namespace: "sample" });
+            await eventually(async () => assert.deepEqual((await samplePods(state, remote1)).filter((p) => p.app === "curl"), []), 60_000);
+        }
+        // Straight to v1's sidecar from the client's pod, with the SNI and ALPN istiod configures: with the
+        // client's own workload certificate it answers; with one of another root it refuses.
+        saw.foreignRoot = await foreignClientRefused(state, primary, `${await podIp(primary, "v1")}:5000`, "outbound_.5000_._.helloworld.sample.svc.cluster.local");
+        assert.equal((saw.foreignRoot as { withMeshCertificate: number }).withMeshCertificate, 200, "the same call with the client's own certificate is answered");
+        assert.equal((saw.foreignRoot as { refused: boolean }).refused, true, "a foreign root's certificate is refused");
+    });
+
     await step("5. a second pulumi up changes nothing", async (saw) => {
         const up = await stack.up(options);
         saw.resourceChanges = up.summary.resourceChanges;
@@ -223,8 +306,11 @@ async function inside(state: SimState): Promise<void> {
         const before = await remoteSecret(state, primary, remote1);
         configure([primary, remote1], undefined, { [remote1.name]: "2" });
         const events: EngineEvent[] = [];
-        const up = await stack.up({ ...options, onEvent: (e) => events.push(e) });
+        const [up, during] = await trafficDuring(() => stack.up({ ...options, onEvent: (e) => events.push(e) }));
         assert.equal(up.summary.result, "succeeded");
+        saw.trafficDuringRotation = during;
+        assert.equal(during.failed, 0, `no request failed while the token rotated (${during.sent} sent)`);
+        assert.ok(during.byVersion.v1 > 0 && during.byVersion.v2 > 0, "both versions answered throughout");
         // The steps that changed something, in the order the engine ran them.
         const order = changingSteps(events).map(({ op, name }) => `${op} ${name}`);
         saw.order = order;
@@ -387,6 +473,12 @@ async function inside(state: SimState): Promise<void> {
             body: { ...cm, data: { ...cm.data, meshNetworks: JSON.stringify({ networks: {} }) } },
         });
         saw.endpointsDrifted = await helloEndpoints([`${await podIp(primary, "v1")}:5000`]);
+        // Without the remote secret istiod no longer knows v2: only v1 answers (and v2 again once restored, below).
+        saw.trafficDrifted = await eventually(async () => {
+            const t = tally(await requestsFrom(state, primary, 10));
+            assert.deepEqual(Object.keys(t.byCluster), [primary.name], "only v1 answers without the remote secret");
+            return t;
+        });
         const events: EngineEvent[] = [];
         await stack.preview({ ...options, refresh: true, onEvent: (e) => events.push(e) });
         const ops = Object.fromEntries(Object.entries(collectSteps(events)).filter(([, op]) => op !== "refresh"));
@@ -404,6 +496,7 @@ async function inside(state: SimState): Promise<void> {
         saw.meshNetworksRestored = Object.keys(networks.networks).sort();
         saw.endpoints = await helloEndpoints(await pageEndpoints());
         assert.deepEqual(saw.meshNetworksRestored, [primary.network, remote1.network].sort(), "mesh networks restored");
+        saw.trafficRestored = await traffic(20, [primary, remote1], [remote1]);
     });
 
     await step("7e. a remote unreachable during an update that touches every cluster: it fails naming that cluster, keeps the primary's change in the state, and converges once it is back", async (saw) => {
@@ -470,6 +563,8 @@ async function inside(state: SimState): Promise<void> {
         assert.deepEqual([up.outputs.revisions.value, up.outputs.defaultRevision.value], [[{ name: oldRev, version: OLD }], oldRev]);
         saw.memoryMiB = environmentMemoryMiB(NETNS);
         saw.endpoints = await helloEndpoints(await expectedEndpoints(), oldRev);
+        // v2 on both remotes: answers come through each remote's gateway.
+        saw.traffic = await traffic(30, all, [remote1, remote2]);
     });
 
     const withBoth = (defaultRevision: string) => ({ revisions: [{ version: OLD }, { version: NEW }], defaultRevision, baseVersion: NEW });
@@ -481,7 +576,10 @@ async function inside(state: SimState): Promise<void> {
         assert.deepEqual(named(ops, "create"), newPieces);
         assert.deepEqual(named(ops, "update"), onEvery("base"));
         assert.deepEqual(Object.keys(ops).length, newPieces.length + all.length, "nothing but creates and base updates");
-        assert.equal((await stack.up(options)).summary.result, "succeeded");
+        const [up, during] = await trafficDuring(() => stack.up(options));
+        assert.equal(up.summary.result, "succeeded");
+        saw.trafficDuringUpdate = during;
+        assert.equal(during.failed, 0, `no request failed while the new revision was added (${during.sent} sent)`);
         for (const revision of [oldRev, newRev]) {
             saw[`clusters ${revision}`] = await istiodSees(remote2, true, revision);
             saw[`endpoints ${revision}`] = await helloEndpoints(await expectedEndpoints(), revision);
@@ -523,6 +621,16 @@ async function inside(state: SimState): Promise<void> {
             return gateways.map((p) => `${p.name}: ${p.revision}`);
         });
         saw.endpoints = await helloEndpoints(await expectedEndpoints(), newRev);
+        // Pods injected by the new revision got their certificates and configuration from its istiod, and still reach both versions.
+        saw.discoveryAddresses = await Promise.all([primary, remote1].map((c) => discoveryAddresses(state, c)));
+        for (const addresses of saw.discoveryAddresses as string[][]) {
+            assert.ok(addresses.length > 0 && addresses.every((a) => a === `istiod-${newRev}.istio-system.svc:15012`), `the agents dial the new revision's istiod: ${addresses.join(", ")}`);
+        }
+        for (const c of [primary, remote1]) {
+            const certs = await workloadCertificates(state, c, meshRoot());
+            assert.ok(certs.length > 0 && certs.every((x) => x.chainsToRoot), `${c.name}: the re-injected pods have certificates under the root`);
+        }
+        saw.traffic = await traffic(30, all, [remote1, remote2]);
     });
 
     await step(`11. upgrade 3/3, remove ${oldRev}: the preview removes exactly its pieces; nothing of it is left`, async (saw) => {
@@ -530,7 +638,10 @@ async function inside(state: SimState): Promise<void> {
         const ops = await previewOps();
         saw.preview = ops;
         assert.deepEqual([named(ops, "delete"), Object.keys(ops).length], [oldPieces, oldPieces.length]);
-        assert.equal((await stack.up(options)).summary.result, "succeeded");
+        const [up, during] = await trafficDuring(() => stack.up(options));
+        assert.equal(up.summary.result, "succeeded");
+        saw.trafficDuringUpdate = during;
+        assert.equal(during.failed, 0, `no request failed while the old revision was removed (${during.sent} sent)`);
         saw.left = await Promise.all(all.map((c) => eventually(async () => {
             const left = await revisionObjects(state, c, oldRev);
             assert.deepEqual(left, [], `${c.name} still has ${left.join(", ")}`);

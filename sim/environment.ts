@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { makeMeshCa } from "./certs";
+import { POD_NETNS_PREFIX } from "./kubelet/kubelet";
 import { ROOT, SIM_DIR, type SimState, hasState, readState, writeState } from "./state";
 import {
     HOST_ADDRESS,
@@ -59,6 +60,8 @@ function createNamespace(): void {
     inside("link", "set", "sim0", "up");
     inside("link", "set", "sim1", "up");
     inside("route", "add", "default", "dev", "sim0");
+    // Cloud metadata addresses answer nowhere, at once (nothing here should ask them).
+    inside("route", "add", "unreachable", "169.254.0.0/16");
     log(`network namespace ${NETNS} created (${LOCAL_RANGE} local inside it)`);
 }
 
@@ -109,13 +112,13 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
     const kubeconfig = path.join(SIM_DIR, "kubeconfig");
     const logDir = path.join(SIM_DIR, "logs");
     fs.mkdirSync(logDir, { recursive: true });
-    const kwokConfig = path.join(SIM_DIR, "kwokctl.yaml");
-    fs.writeFileSync(kwokConfig, kwokctlConfigYaml());
     const env = toolEnv(binDir);
     const existing = run("kwokctl", ["get", "clusters"], env).split("\n").filter(Boolean);
     for (const c of clusters) {
         if (existing.includes(c.name)) continue;
         const bin = (name: string) => path.join(binDir, name);
+        const kwokConfig = path.join(SIM_DIR, `kwokctl-${c.name}.yaml`);
+        fs.writeFileSync(kwokConfig, kwokctlConfigYaml(c));
         run("kwokctl", [
             "create", "cluster", "--name", c.name, "--runtime", "binary", "--config", kwokConfig, "--kubeconfig", kubeconfig, "--wait", "120s",
             "--etcd-binary", bin("etcd"), "--kube-apiserver-binary", bin("kube-apiserver"), "--kube-controller-manager-binary", bin("kube-controller-manager"),
@@ -162,7 +165,13 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
     writeStackFile(state, clusters);
     if (alive) return state;
     const out = fs.openSync(path.join(logDir, "supervisor.log"), "a");
-    const child = spawn(process.execPath, [require.resolve("ts-node/dist/bin"), "--transpile-only", path.join(__dirname, "supervisor.ts")], {
+    // In the mount namespace of the process that entered this network namespace (`ip netns exec` gives
+    // each session a private one): the pods' network namespaces it names are then seen by every session.
+    const outer = `/proc/${process.ppid}/ns/mnt`;
+    const own = fs.readlinkSync("/proc/self/ns/mnt");
+    const prefix = fs.existsSync(outer) && fs.readlinkSync(outer) !== own ? ["nsenter", `--mount=${outer}`, "--"] : [];
+    const argv = [...prefix, process.execPath, require.resolve("ts-node/dist/bin"), "--transpile-only", path.join(__dirname, "supervisor.ts")];
+    const child = spawn(argv[0], argv.slice(1), {
         cwd: ROOT,
         detached: true,
         stdio: ["ignore", out, out],
@@ -227,6 +236,16 @@ export function isAlive(pid: number): boolean {
     }
 }
 
+function killAll(netns: string): void {
+    for (const pid of run("ip", ["netns", "pids", netns]).split("\n").filter(Boolean)) {
+        try {
+            process.kill(Number(pid), "SIGKILL");
+        } catch {
+            // already gone
+        }
+    }
+}
+
 /** Everything `up` made goes: the supervisor and its istiod, the clusters, the namespace, the stack file. */
 export function down(): void {
     if (hasState()) {
@@ -245,15 +264,15 @@ export function down(): void {
             }
         }
     }
+    // The pods' namespaces (sim/kubelet), with whatever still runs in them.
+    for (const netns of run("ip", ["netns", "list"]).split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith(POD_NETNS_PREFIX))) {
+        killAll(netns);
+        spawnSync("ip", ["netns", "del", netns]);
+        fs.rmSync(path.join("/etc/netns", netns), { recursive: true, force: true });
+    }
     // Anything still running in the namespace (a crashed supervisor's children) goes with it.
     if (namespaceExists()) {
-        for (const pid of run("ip", ["netns", "pids", NETNS]).split("\n").filter(Boolean)) {
-            try {
-                process.kill(Number(pid), "SIGKILL");
-            } catch {
-                // already gone
-            }
-        }
+        killAll(NETNS);
         run("ip", ["netns", "del", NETNS]);
     }
     for (const entry of fs.existsSync(SIM_DIR) ? fs.readdirSync(SIM_DIR) : []) {

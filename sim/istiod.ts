@@ -4,36 +4,12 @@
  * pod), plus what replaces what a kubelet would mount — a kubeconfig instead of the service-account
  * token, and `cacerts` read from the API instead of a mounted Secret.
  */
-import type { V1EnvVar, V1Pod } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
+import { containerEnv } from "./kubelet/pod-spec";
 
 export interface IstiodProcess {
     readonly args: string[];
     readonly env: Record<string, string>;
-}
-
-/** The value of a `fieldRef` the istiod chart uses, from the pod (undefined: not one we fill). */
-function fieldValue(pod: V1Pod, fieldPath: string): string | undefined {
-    switch (fieldPath) {
-        case "metadata.name":
-            return pod.metadata?.name;
-        case "metadata.namespace":
-            return pod.metadata?.namespace;
-        case "spec.serviceAccountName":
-            return pod.spec?.serviceAccountName;
-        case "status.podIP":
-            return pod.status?.podIP;
-        case "spec.nodeName":
-            return pod.spec?.nodeName;
-        default:
-            return undefined;
-    }
-}
-
-function envValue(pod: V1Pod, e: V1EnvVar): string | undefined {
-    if (e.value !== undefined) return e.value;
-    if (e.valueFrom?.fieldRef) return fieldValue(pod, e.valueFrom.fieldRef.fieldPath);
-    // resourceFieldRef (GOMAXPROCS, GOMEMLIMIT) and Secret/ConfigMap references: left to the defaults.
-    return undefined;
 }
 
 /** istiod's listeners (pilot/cmd/pilot-discovery/app/cmd.go) that each process binds on its pod's address. */
@@ -57,11 +33,7 @@ export function istiodHttpAddress(podIp: string): string {
 export function istiodProcess(pod: V1Pod, kubeconfig: string, rootCaDir: string): IstiodProcess {
     const container = pod.spec?.containers.find((c) => c.name === "discovery");
     if (!container) throw new Error(`pod ${pod.metadata?.name ?? "?"} has no discovery container`);
-    const env: Record<string, string> = {};
-    for (const e of container.env ?? []) {
-        const value = envValue(pod, e);
-        if (value !== undefined) env[e.name] = value;
-    }
+    const env = containerEnv(pod, container);
     const ip = pod.status?.podIP ?? "";
     const listeners = Object.entries(LISTENERS).map(([flag, port]) => `--${flag}=${ip}:${port}`);
     return {

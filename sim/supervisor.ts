@@ -1,45 +1,31 @@
 /**
- * The environment's long-running part (started by `npm run sim -- up`, inside the namespace):
+ * The environment's long-running part (started by `npm run sim -- up`, inside the namespace), for
+ * every cluster:
  * - gives Services of type LoadBalancer an address from their cluster's range, as
  *   cloud-provider-kind does on kind;
- * - runs `pilot-discovery` for each of the primary's istiod pods (one per revision) while kwok reports
- *   it running, and stops it when the pod goes (a Helm upgrade replaces it), keeping each process's log;
- *   one that exits while its pod is there is started again, as a kubelet restarts a container of a pod
- *   with `restartPolicy: Always` (after a back-off that doubles from 10 s, as the kubelet's does);
- * - passes TLS through the primary's network gateway address to istiod by SNI, as the program's
- *   VirtualServices route it (sim/gateway.ts).
+ * - serves every Service's ClusterIP and load-balancer addresses (sim/kube-proxy);
+ * - runs the data plane's pods: the sample's and the network gateways' (sim/kubelet), each with
+ *   its real pilot-agent and the Envoy stand-in (sim/envoy);
+ * - on the primary, runs `pilot-discovery` for each istiod pod (one per revision) while kwok reports
+ *   it running, and stops it when the pod goes (a Helm upgrade replaces it), keeping each process's
+ *   log; one that exits while its pod is there is started again, as a kubelet restarts a container of
+ *   a pod with `restartPolicy: Always`.
  * Polls the API servers each second; state is what the clusters hold, so a restart resumes.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type V1Service } from "@kubernetes/client-node";
-import { NETWORK_GATEWAY } from "../lib/istio-values";
-import { type Resolve, type TlsRoutes, startRouter } from "./gateway";
+import { CoreV1Api, DiscoveryV1Api, type V1Pod, type V1Service } from "@kubernetes/client-node";
 import { isStartable, istiodBinary, istiodProcess } from "./istiod";
+import { KubeProxy, serviceTable } from "./kube-proxy/proxy";
+import { Containers } from "./kubelet/containers";
+import { Kubelet } from "./kubelet/kubelet";
 import { type SimCluster, loadBalancerAddress } from "./topology";
 import { kubeConfigOf, readState } from "./state";
 
 const POLL_MS = 1000;
 
 const ingressIp = (s: V1Service) => s.status?.loadBalancer?.ingress?.[0]?.ip;
-
-/** The ports remotes reach istiod on through the primary's network gateway (webhooks, xDS and CA). */
-const ISTIOD_GATEWAY_PORTS = [15012, 15017];
-
-/** A Service host (`<name>.<namespace>.svc…`) and port, as a ready endpoint's address and target port. */
-function endpointResolver(core: CoreV1Api, discovery: DiscoveryV1Api): Resolve {
-    return async ({ host, port }) => {
-        const [name, namespace] = host.split(".");
-        const service = await core.readNamespacedService({ name, namespace });
-        const servicePort = service.spec?.ports?.find((p) => p.port === port);
-        const slices = await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${name}` });
-        const endpoint = slices.items.flatMap((s) => s.endpoints ?? []).find((e) => e.conditions?.ready !== false && e.addresses.length > 0);
-        const target = servicePort?.targetPort;
-        if (!endpoint || servicePort === undefined) return undefined;
-        return { address: endpoint.addresses[0], port: typeof target === "number" ? target : Number(target ?? port) || port };
-    };
-}
 
 /**
  * Gives every LoadBalancer Service without an address the next free one of its cluster; returns every
@@ -74,95 +60,80 @@ async function main(): Promise<void> {
     const state = readState();
     const primary = state.clusters[0];
     const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-    const istiods = new Map<string, { child: ChildProcess; pod: string; graceSeconds: number }>(); // by pod uid
-    const restarts = new Map<string, { count: number; notBefore: number }>(); // by pod uid: crashed processes
+    const istiods = new Containers(log); // by istiod pod: its pilot-discovery
+    const clusters = state.clusters.map((cluster) => {
+        const kc = kubeConfigOf(state, cluster);
+        const core = kc.makeApiClient(CoreV1Api);
+        const dirs = { pods: path.join(state.dir, "pods"), bin: state.binDir, images: path.join(state.dir, "images"), logs: state.logDir };
+        return { cluster, core, discovery: kc.makeApiClient(DiscoveryV1Api), kubeProxy: new KubeProxy(log), kubelet: new Kubelet(cluster, core, dirs, log) };
+    });
 
     const stopAll = () => {
-        for (const { child } of istiods.values()) child.kill("SIGTERM");
+        istiods.stopAll();
+        for (const c of clusters) c.kubelet.stopAll();
         process.exit(0);
     };
     process.on("SIGTERM", stopAll);
     process.on("SIGINT", stopAll);
+    // Pods have namespaces of their own now: this one forwards between them, as a node does.
+    fs.writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
 
-    const cores = new Map(state.clusters.map((c) => [c.name, kubeConfigOf(state, c).makeApiClient(CoreV1Api)]));
-    const primaryConfig = kubeConfigOf(state, primary);
-    const primaryKubeconfig = primaryConfig.exportConfig();
-    const customObjects = primaryConfig.makeApiClient(CustomObjectsApi);
-    const virtualServices = async () =>
-        ((await customObjects.listNamespacedCustomObject({ group: "networking.istio.io", version: "v1", namespace: "istio-system", plural: "virtualservices" })) as { items: TlsRoutes[] }).items;
-    const resolve = endpointResolver(cores.get(primary.name) as CoreV1Api, primaryConfig.makeApiClient(DiscoveryV1Api));
-    const routed = new Set<string>(); // gateway addresses with a router
+    const primaryKubeconfig = kubeConfigOf(state, primary).exportConfig();
     const binaries = fs.readdirSync(state.binDir);
     log(`supervising ${state.clusters.map((c) => c.name).join(", ")}`);
     for (;;) {
-        let gateway: string | undefined; // the primary's network gateway address
-        for (const cluster of state.clusters) {
-            const addresses = await assignLoadBalancers(cores.get(cluster.name) as CoreV1Api, cluster, log).catch((e: unknown) => {
+        for (const { cluster, core, discovery, kubeProxy, kubelet } of clusters) {
+            try {
+                await assignLoadBalancers(core, cluster, log);
+                const [services, slices, pods] = await Promise.all([
+                    core.listServiceForAllNamespaces(),
+                    discovery.listEndpointSliceForAllNamespaces(),
+                    core.listPodForAllNamespaces(),
+                ]);
+                kubeProxy.update(serviceTable(services.items, slices.items));
+                await kubelet.sync(pods.items, services.items);
+                if (cluster === primary) runIstiods(pods.items.filter((p) => p.metadata?.namespace === "istio-system" && p.metadata.labels?.app === "istiod"));
+            } catch (e) {
                 log(`${cluster.name}: ${String(e)}`);
-                return new Map<string, string>();
-            });
-            if (cluster === primary) gateway = addresses.get(`istio-system/${NETWORK_GATEWAY.name}`);
-        }
-        try {
-            const core = cores.get(primary.name) as CoreV1Api;
-            if (gateway && !routed.has(gateway)) {
-                startRouter(gateway, ISTIOD_GATEWAY_PORTS, virtualServices, resolve, log);
-                routed.add(gateway);
-                log(`${primary.name}: routing ${gateway}:{${ISTIOD_GATEWAY_PORTS.join(",")}} to istiod by SNI, as the VirtualServices in istio-system say`);
             }
-            const pods = (await core.listNamespacedPod({ namespace: "istio-system", labelSelector: "app=istiod" })).items;
-            const live = new Set(pods.filter(isStartable).map((p) => p.metadata?.uid ?? ""));
-            for (const [uid, { child, pod, graceSeconds }] of istiods) {
-                if (!live.has(uid)) {
-                    // As a kubelet stops a container: SIGTERM, then SIGKILL once the pod's grace period is over.
-                    log(`istiod pod ${pod} is gone: stopping pilot-discovery (pid ${child.pid}; SIGKILL after ${graceSeconds} s)`);
-                    child.kill("SIGTERM");
-                    setTimeout(() => {
-                        if (child.exitCode === null && child.signalCode === null) {
-                            log(`pilot-discovery for ${pod} still runs after ${graceSeconds} s: SIGKILL`);
-                            child.kill("SIGKILL");
-                        }
-                    }, graceSeconds * 1000).unref();
-                    istiods.delete(uid);
-                }
-            }
-            for (const uid of restarts.keys()) if (!live.has(uid)) restarts.delete(uid); // its pod went: no back-off to keep
-            for (const pod of pods.filter(isStartable)) {
-                const uid = pod.metadata?.uid ?? "";
-                if (istiods.has(uid) || Date.now() < (restarts.get(uid)?.notBefore ?? 0)) continue;
-                const name = pod.metadata?.name ?? uid;
-                const workDir = path.join(state.dir, "istiod", name);
-                fs.mkdirSync(path.join(workDir, "cacerts"), { recursive: true });
-                // The environment's kubeconfig holds every cluster: istiod gets one whose current context is the primary.
-                const kubeconfig = path.join(workDir, "kubeconfig");
-                fs.writeFileSync(kubeconfig, primaryKubeconfig, { mode: 0o600 });
-                const { args, env } = istiodProcess(pod, kubeconfig, path.join(workDir, "cacerts"));
-                const out = fs.openSync(path.join(state.logDir, `istiod-${name}.log`), "a");
-                // An empty working directory: istiod's default mesh-config and certificate paths are relative.
-                const binary = istiodBinary(pod, binaries);
-                const child = spawn(path.join(state.binDir, binary), args, {
-                    cwd: workDir,
-                    env: { PATH: process.env.PATH ?? "", HOME: workDir, ...env },
-                    stdio: ["ignore", out, out],
-                });
-                child.on("exit", (code, signal) => {
-                    log(`pilot-discovery for ${name} exited (${signal ?? code})`);
-                    // Still this pod's process (not stopped because the pod went): a kubelet restarts it, backing off.
-                    if (istiods.get(uid)?.child === child) {
-                        istiods.delete(uid);
-                        const count = (restarts.get(uid)?.count ?? 0) + 1;
-                        const backoff = Math.min(10_000 * 2 ** (count - 1), 300_000);
-                        restarts.set(uid, { count, notBefore: Date.now() + backoff });
-                        log(`istiod pod ${name}: container exited while the pod runs; restart ${count} in ${backoff / 1000} s (restartPolicy Always)`);
-                    }
-                });
-                istiods.set(uid, { child, pod: name, graceSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30 });
-                log(`istiod pod ${name} (${pod.status?.podIP}) is running: started ${binary}, pid ${child.pid}, log logs/istiod-${name}.log`);
-            }
-        } catch (e) {
-            log(`${primary.name}: ${String(e)}`);
         }
         await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+
+    /** One pilot-discovery per running istiod pod of the primary, stopped when its pod goes. */
+    function runIstiods(pods: readonly V1Pod[]): void {
+        const live = new Map(pods.filter(isStartable).map((p) => [p.metadata?.name ?? "", p]));
+        for (const key of istiods.keys()) {
+            if (!live.has(key)) {
+                log(`istiod pod ${key} is gone: stopping pilot-discovery`);
+                istiods.stop(key);
+            }
+        }
+        for (const [name, pod] of live) {
+            istiods.ensure(
+                name,
+                () => {
+                    const workDir = path.join(state.dir, "istiod", name);
+                    fs.mkdirSync(path.join(workDir, "cacerts"), { recursive: true });
+                    // The environment's kubeconfig holds every cluster: istiod gets one whose current context is the primary.
+                    const kubeconfig = path.join(workDir, "kubeconfig");
+                    fs.writeFileSync(kubeconfig, primaryKubeconfig, { mode: 0o600 });
+                    const { args, env } = istiodProcess(pod, kubeconfig, path.join(workDir, "cacerts"));
+                    const out = fs.openSync(path.join(state.logDir, `istiod-${name}.log`), "a");
+                    const binary = istiodBinary(pod, binaries);
+                    // An empty working directory: istiod's default mesh-config and certificate paths are relative.
+                    const child = spawn(path.join(state.binDir, binary), args, {
+                        cwd: workDir,
+                        env: { PATH: process.env.PATH ?? "", HOME: workDir, ...env },
+                        stdio: ["ignore", out, out],
+                    });
+                    fs.closeSync(out);
+                    log(`istiod pod ${name} (${pod.status?.podIP}) is running: started ${binary}, pid ${child.pid}, log logs/istiod-${name}.log`);
+                    return child;
+                },
+                pod.spec?.terminationGracePeriodSeconds ?? 30,
+            );
+        }
     }
 }
 

@@ -35,6 +35,8 @@ export interface SimCluster {
     readonly context: string;
     /** The node's `spec.podCIDR`: kwok gives pods addresses from it. */
     readonly podCIDR: string;
+    /** The API server's `--service-cluster-ip-range`: ClusterIPs, distinct across clusters (one namespace holds all). */
+    readonly serviceCIDR: string;
     /** The node's InternalIP. */
     readonly nodeIP: string;
     /** Load-balancer addresses are `<lbPrefix>.<n>`. */
@@ -50,6 +52,7 @@ export function clusterPlan(remotes: number): SimCluster[] {
         role: i === 0 ? "primary" : "remote",
         context: `kwok-cluster${i + 1}`,
         podCIDR: `10.${100 + i}.0.0/16`,
+        serviceCIDR: `10.${40 + i}.0.0/16`,
         nodeIP: `10.${160 + i}.0.1`,
         lbPrefix: `10.${200 + i}.0`,
     }));
@@ -121,18 +124,25 @@ export function stackConfigYaml(input: StackConfigInput): string {
 }
 
 /**
- * kwokctl's configuration for every cluster: the API server calls Service-backed webhooks at an
- * endpoint address (a pod's, or the primary gateway's for a remote), not at the ClusterIP, which
- * nothing implements here (no kube-proxy). The controller-manager and scheduler run without leader
- * election: there is one of each, and with it they exit when the API server is away for a while,
- * with nothing here (no kubelet) to start them again.
+ * kwokctl's configuration for a cluster: its own Service range (every cluster's ClusterIPs live in
+ * one namespace, where the environment's kube-proxy stand-in serves them). The API server calls
+ * Service-backed webhooks at an endpoint address (a pod's, or the primary gateway's for a remote),
+ * not at the ClusterIP, which its own host would need kube-proxy for. The controller-manager and
+ * scheduler run without leader election: there is one of each, and with it they exit when the API
+ * server is away for a while, with nothing here (no kubelet for them) to start them again.
  */
-export function kwokctlConfigYaml(): string {
+export function kwokctlConfigYaml(cluster: SimCluster): string {
     return YAML.stringify({
         apiVersion: "config.kwok.x-k8s.io/v1alpha1",
         kind: "KwokctlConfiguration",
         componentsPatches: [
-            { name: "kube-apiserver", extraArgs: [{ key: "enable-aggregator-routing", value: "true" }] },
+            {
+                name: "kube-apiserver",
+                extraArgs: [
+                    { key: "enable-aggregator-routing", value: "true" },
+                    { key: "service-cluster-ip-range", value: cluster.serviceCIDR },
+                ],
+            },
             { name: "kube-controller-manager", extraArgs: [{ key: "leader-elect", value: "false" }] },
             { name: "kube-scheduler", extraArgs: [{ key: "leader-elect", value: "false" }] },
         ],

@@ -18,7 +18,7 @@ describe("the simulated environment (npm run sim)", () => {
             ["cluster2", "network2", "remote"],
             ["cluster3", "network3", "remote"],
         ]);
-        const ranges = clusters.flatMap((c) => [c.podCIDR.split("/")[0].split(".").slice(0, 2).join("."), c.nodeIP.split(".").slice(0, 2).join("."), c.lbPrefix.split(".").slice(0, 2).join(".")]);
+        const ranges = clusters.flatMap((c) => [c.podCIDR.split("/")[0].split(".").slice(0, 2).join("."), c.serviceCIDR.split(".").slice(0, 2).join("."), c.nodeIP.split(".").slice(0, 2).join("."), c.lbPrefix.split(".").slice(0, 2).join(".")]);
         assert.equal(new Set(ranges).size, ranges.length, "no two ranges overlap");
         assert.equal(LOCAL_RANGE, "10.0.0.0/8");
         for (const r of ranges) assert.match(r, /^10\./);
@@ -54,10 +54,10 @@ describe("the simulated environment (npm run sim)", () => {
     });
 
     it("has the API servers call webhooks at endpoints, and keeps controller-manager and scheduler running through an API server outage", () => {
-        const patches = (YAML.parse(kwokctlConfigYaml()) as { componentsPatches: { name: string; extraArgs: { key: string; value: string }[] }[] }).componentsPatches;
+        const patches = (YAML.parse(kwokctlConfigYaml(clusterPlan(1)[1])) as { componentsPatches: { name: string; extraArgs: { key: string; value: string }[] }[] }).componentsPatches;
         const args = Object.fromEntries(patches.map((p) => [p.name, Object.fromEntries(p.extraArgs.map((a) => [a.key, a.value]))]));
         assert.deepEqual(args, {
-            "kube-apiserver": { "enable-aggregator-routing": "true" },
+            "kube-apiserver": { "enable-aggregator-routing": "true", "service-cluster-ip-range": "10.41.0.0/16" },
             "kube-controller-manager": { "leader-elect": "false" },
             "kube-scheduler": { "leader-elect": "false" },
         });

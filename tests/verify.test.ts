@@ -75,6 +75,24 @@ describe("verify", () => {
         assert.equal(parseHelloReply("upstream connect error or disconnect/reset before headers"), undefined);
     });
 
+    it("parses the answer of Istio's echo server (helloworld's stand-in on the simulated environment): version, instance, serving cluster, peer identity", () => {
+        const echo = [
+            "ServiceVersion=v2",
+            "ServicePort=5000",
+            "Host=helloworld.sample:5000",
+            "Cluster=cluster2",
+            "RequestHeader=X-Forwarded-Client-Cert:By=spiffe://cluster.local/ns/sample/sa/default;URI=spiffe://cluster.local/ns/sample/sa/curl",
+            "Hostname=helloworld-v2-7c8fd95b4-8dhvx",
+        ].join("\n");
+        const reply = parseHelloReply(echo);
+        assert.deepEqual(reply, { version: "v2", instance: "helloworld-v2-7c8fd95b4-8dhvx", cluster: "cluster2", peer: "spiffe://cluster.local/ns/sample/sa/curl" });
+        const report = {
+            requests: 1, warmupRequests: 0, rows: tally([reply]).rows, failed: 0, expectedVersions: ["v2"], missingVersions: [], remotes: [], ok: true,
+        };
+        assert.match(formatReport(report), /v2\s+helloworld-v2-7c8fd95b4-8dhvx\s+1\s+100%\s+cluster2\s+spiffe:\/\/cluster\.local\/ns\/sample\/sa\/curl/);
+        assert.equal(parseHelloReply("ServiceVersion=v2\n"), undefined, "no instance: not an answer to count");
+    });
+
     it("tallies versions and instances, most first, with their share of all requests", () => {
         const { rows, failed } = tally([parseHelloReply(V1), parseHelloReply(V2), parseHelloReply(V2), undefined]);
         assert.deepEqual(rows, [

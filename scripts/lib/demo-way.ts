@@ -1,6 +1,7 @@
 /**
  * Which way `npm run demo` runs the mesh on this machine: on kind (Docker), where pods and Envoy run,
- * or on the simulated environment (Linux, root, Go), where the control plane is real and no pod runs.
+ * or on the simulated environment (Linux, root, Go), where the control plane and each pod's agent are
+ * real and a stand-in acts where Envoy would.
  * Pure: the machine is described by {@link Machine}, so each answer is tested.
  */
 

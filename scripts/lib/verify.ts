@@ -68,20 +68,36 @@ export function remoteCredentials(kubeconfig: string): { server: string; token: 
     }
 }
 
-/** One answer of helloworld: `Hello version: v2, instance: helloworld-v2-758dd55874-6x4t8`. */
+/**
+ * One answer of helloworld: `Hello version: v2, instance: helloworld-v2-758dd55874-6x4t8`; or of Istio's
+ * echo server, which stands in for helloworld on the simulated environment and also says which cluster
+ * served (`Cluster=`) and which peer identity the server's sidecar saw (`x-forwarded-client-cert`).
+ */
 export interface HelloReply {
     readonly version: string;
     readonly instance: string;
+    readonly cluster?: string;
+    readonly peer?: string;
 }
 
 export function parseHelloReply(text: string): HelloReply | undefined {
     const match = /Hello version: (\S+), instance: (\S+)/.exec(text);
-    return match ? { version: match[1], instance: match[2] } : undefined;
+    if (match) return { version: match[1], instance: match[2] };
+    const field = (name: string) => new RegExp(`^${name}=(.*)$`, "m").exec(text)?.[1]?.trim();
+    const version = field("ServiceVersion");
+    const instance = field("Hostname");
+    if (!version || !instance) return undefined;
+    const peer = /^RequestHeader=X-Forwarded-Client-Cert:.*?URI=([^;,\s]+)/im.exec(text)?.[1];
+    return { version, instance, ...(field("Cluster") ? { cluster: field("Cluster") } : {}), ...(peer ? { peer } : {}) };
 }
 
 export interface TallyRow {
     readonly version: string;
     readonly instance: string;
+    /** The cluster that served, where the answer says (the echo server does). */
+    readonly cluster?: string;
+    /** The client identity the server's sidecar saw, where the answer says. */
+    readonly peer?: string;
     readonly count: number;
     /** Share of all requests, 0..1. */
     readonly share: number;
@@ -208,9 +224,14 @@ export async function verifyMesh(api: MeshApi, options: VerifyOptions): Promise<
 
 /** The report as a person reads it. */
 export function formatReport(report: Report): string {
-    const table = [["version", "instance", "count", "share"], ...report.rows.map((r) => [r.version, r.instance, String(r.count), `${Math.round(r.share * 100)}%`])];
+    // The cluster and peer columns only where the answers say them (Istio's echo server does; helloworld does not).
+    const extra = report.rows.some((r) => r.cluster !== undefined || r.peer !== undefined);
+    const table = [
+        ["version", "instance", "count", "share", ...(extra ? ["cluster", "peer identity seen"] : [])],
+        ...report.rows.map((r) => [r.version, r.instance, String(r.count), `${Math.round(r.share * 100)}%`, ...(extra ? [r.cluster ?? "?", r.peer ?? "?"] : [])]),
+    ];
     const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-    const lines = table.map((row) => row.map((c, i) => (i >= 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  "));
+    const lines = table.map((row) => row.map((c, i) => (i === 2 || i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd());
     const remoteLines = report.remotes.map(
         (r) => `  ${r.cluster}: remote secret ${r.secret ? "present" : "MISSING"}, API server ${r.apiServer ? "answers with its token" : "does NOT answer"}`,
     );

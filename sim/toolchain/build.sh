@@ -24,15 +24,18 @@ ISTIO_PREVIOUS_VERSION=1.31.0-dev.20260423 # istio.io/istio b01690e6db7d, ./isti
 
 log() { printf 'toolchain: %s\n' "$*" >&2; }
 
-# source_dir <module dir>: where the Go sources a module builds are. istio-previous is a go.mod and
-# go.sum only: it builds ./istio's commands (with -modfile) against the earlier Istio commit.
-source_dir() { case "$1" in istio-previous) echo istio ;; *) echo "$1" ;; esac; }
+# source_dir <module>: where the Go sources a module builds are. istio-previous is a go.mod and
+# go.sum only: it builds ./istio's commands (with -modfile) against the earlier Istio commit. The
+# Envoy stand-in is ours and lives in sim/envoy, beside what it stands in for.
+source_dir() { case "$1" in istio-previous) echo istio ;; envoy) echo ../envoy ;; *) echo "$1" ;; esac; }
+# mod_dir <module>: where its go.mod and go.sum are.
+mod_dir() { case "$1" in envoy) echo ../envoy ;; *) echo "$1" ;; esac; }
 
 # piece_dir <module dir> <version>: the cache directory of one piece, keyed by its version, its go.sum,
 # its Go sources (the commands of ours it builds) and this script (which holds the ldflags).
 piece_dir() {
   local sum
-  sum="$(find "$here/$(source_dir "$1")" -name '*.go' -print0 | sort -z | xargs -0 cat "$here/$1/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)"
+  sum="$(find "$here/$(source_dir "$1")" -name '*.go' -print0 | sort -z | xargs -0 cat "$here/$(mod_dir "$1")/go.sum" "$here/build.sh" | sha256sum | cut -c1-12)"
   printf '%s/bin/%s-%s-%s' "$cache" "$1" "$2" "$sum"
 }
 
@@ -49,7 +52,7 @@ build() {
     mkdir -p "$dir"
     local spec
     for spec in "$@"; do
-      (cd "$here/$(source_dir "$mod")" && go build -modfile="$here/$mod/go.mod" -trimpath -tags osusergo,grpcnotrace -ldflags "-s -w $ldflags" \
+      (cd "$here/$(source_dir "$mod")" && go build -modfile="$here/$(mod_dir "$mod")/go.mod" -trimpath -tags osusergo,grpcnotrace -ldflags "-s -w $ldflags" \
         -o "$dir/${spec%%=*}" "${spec#*=}")
     done
     touch "$dir/.done"
@@ -92,8 +95,11 @@ build kwok "$KWOK_VERSION" \
 build istio-previous "$ISTIO_PREVIOUS_VERSION" "-X istio.io/istio/pkg/version.buildVersion=$ISTIO_PREVIOUS_VERSION" \
   "pilot-discovery-$ISTIO_PREVIOUS_VERSION=istio.io/istio/pilot/cmd/pilot-discovery" istio-charts-previous=./cmd/istio-charts
 build istio "$ISTIO_VERSION" "-X istio.io/istio/pkg/version.buildVersion=$ISTIO_VERSION" \
-  pilot-discovery=istio.io/istio/pilot/cmd/pilot-discovery xds-probe=./cmd/xds-probe istio-charts=./cmd/istio-charts
+  pilot-discovery=istio.io/istio/pilot/cmd/pilot-discovery xds-probe=./cmd/xds-probe istio-charts=./cmd/istio-charts \
+  pilot-agent=istio.io/istio/pilot/cmd/pilot-agent echo-server=istio.io/istio/pkg/test/echo/cmd/server \
+  echo-client=istio.io/istio/pkg/test/echo/cmd/client
 ln -sfn "$(piece_dir istio "$ISTIO_VERSION")/pilot-discovery" "$cache/current/pilot-discovery-$ISTIO_VERSION"
+build envoy "stand-in" "" envoy-stand-in=.
 build kubernetes "$KUBERNETES_VERSION" "$(k8s_ldflags)" \
   kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager \
   kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler kubectl=k8s.io/kubernetes/cmd/kubectl
