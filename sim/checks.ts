@@ -173,6 +173,14 @@ export async function leftovers(state: SimState, cluster: SimCluster): Promise<s
     return found;
 }
 
+/** Each Helm release on a cluster (`<namespace>/<name> v<revision>`) with its status, from Helm's release Secrets. */
+export async function helmReleases(state: SimState, cluster: SimCluster): Promise<Record<string, string>> {
+    const secrets = await coreOf(state, cluster).listSecretForAllNamespaces({ labelSelector: "owner=helm" });
+    return Object.fromEntries(
+        secrets.items.map((s) => [`${s.metadata?.namespace}/${s.metadata?.labels?.name} v${s.metadata?.labels?.version}`, s.metadata?.labels?.status ?? "?"]),
+    );
+}
+
 /**
  * The address of the primary's running istiod of `revision` ("" : the one without revision); each
  * listens on its pod's address (sim/istiod.ts).

@@ -34,6 +34,13 @@ export function parseEchoOutput(text: string): Answer[] {
     const byIndex = new Map<number, Record<string, string>>();
     for (const line of text.split("\n")) {
         const m = /^\[(\d+)(?: body)?\] ([A-Za-z-]+)=(.*)$/.exec(line.trim());
+        const text = /^\[(\d+) body\] (.*)$/.exec(line.trim());
+        if (!m && text) {
+            // A body line that is no Key=value (an error page): kept as the answer's error.
+            const fields = byIndex.get(Number(text[1])) ?? {};
+            fields.body ??= text[2];
+            byIndex.set(Number(text[1]), fields);
+        }
         if (!m) continue;
         const fields = byIndex.get(Number(m[1])) ?? {};
         if (m[2] === "RequestHeader" && /^X-Forwarded-Client-Cert:/i.test(m[3])) fields.xfcc = m[3].slice(m[3].indexOf(":") + 1);
@@ -49,6 +56,7 @@ export function parseEchoOutput(text: string): Answer[] {
             hostname: f.Hostname,
             peer: /URI=([^;,]+)/.exec(f.xfcc ?? "")?.[1],
             latencyMs: f.Latency === undefined ? undefined : parseDuration(f.Latency),
+            ...(f.body !== undefined && f.StatusCode !== "200" ? { error: f.body } : {}),
         }));
 }
 
@@ -72,6 +80,8 @@ export function tally(answers: readonly Answer[]) {
     return {
         sent: answers.length,
         failed: answers.filter((a) => a.status !== 200).length,
+        /** What the failures said (each distinct text once, at most three). */
+        failures: [...new Set(answers.filter((a) => a.status !== 200).map((a) => a.error ?? `status ${a.status}`))].slice(0, 3),
         byVersion: count((a) => a.version),
         byInstance: count((a) => a.hostname),
         byCluster: count((a) => a.cluster),

@@ -26,6 +26,7 @@ import {
     istiodAddress,
     istiodClusters,
     istiodReady,
+    helmReleases,
     leftovers,
     meshNetworksOf,
     missingChartKeys,
@@ -90,6 +91,29 @@ function logTo(file: string) {
     return (out: string) => fs.writeSync(fd, out);
 }
 
+/** Kills the Pulumi CLI and its plugins (providers, policy pack) with SIGKILL, as a crash or a lost CI runner would. */
+function killPulumi(state: SimState): string[] {
+    const killed: string[] = [];
+    const cli = path.join(state.dir, "pulumi-root", "bin", "pulumi");
+    for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)) {
+        let argv: string[];
+        try {
+            argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+        } catch {
+            continue; // gone
+        }
+        if (argv[0] === cli || /pulumi-resource-(kubernetes|tls)$/.test(argv[0]) || argv.some((a) => a.endsWith("run-policy-pack/index.js"))) {
+            try {
+                process.kill(Number(pid), "SIGKILL");
+                killed.push(`${pid} ${path.basename(argv[0])}`);
+            } catch {
+                // gone meanwhile
+            }
+        }
+    }
+    return killed;
+}
+
 async function inside(state: SimState): Promise<void> {
     const [primary, remote1, remote2] = state.clusters;
     const policyPacks = [policyPackLauncher(state)];
@@ -132,7 +156,11 @@ async function inside(state: SimState): Promise<void> {
         return pod.ip;
     };
 
-    const meshRoot = () => fs.readFileSync(path.join(state.caDirectory, "root-cert.pem"), "utf8");
+    /** The mesh root, as the program wrote it into the primary's `cacerts` (generated, or from files). */
+    const meshRoot = async () => {
+        const secret = await coreOf(state, primary).readNamespacedSecret({ name: "cacerts", namespace: "istio-system" });
+        return Buffer.from(secret.data?.["root-cert.pem"] ?? "", "base64").toString("utf8");
+    };
     const connections = (c: SimCluster) => Object.values(gatewayConnections(state, c)).reduce((a, b) => a + b, 0);
     /**
      * Requests from cluster1's client until `count` in a row are all answered, by every version; the
@@ -166,6 +194,53 @@ async function inside(state: SimState): Promise<void> {
         }
     };
 
+    /** What the state holds: how many resources, the pending operations (`<type> <name>`). */
+    const stateOf = async (st: Stack) => {
+        const d = (await st.exportStack()).deployment as { resources?: unknown[]; pending_operations?: { type: string; resource: { urn: string } }[] };
+        return { resources: d.resources?.length ?? 0, pending: (d.pending_operations ?? []).map((p) => `${p.type} ${p.resource.urn.split("::").pop()}`) };
+    };
+    let cleanResources = 0; // in the state after step 2's clean up from empty
+    let cleanTokens = 0; // service-account token Secrets on the remote then
+    const tokenSecrets = async () =>
+        (await coreOf(state, remote1).listSecretForAllNamespaces({ fieldSelector: "type=kubernetes.io/service-account-token" })).items.map((x) => `${x.metadata?.namespace}/${x.metadata?.name}`);
+    /** Helm's releases on every cluster, by cluster. */
+    const releasesEverywhere = async () => Object.fromEntries(await Promise.all(state.clusters.map(async (c) => [c.name, await helmReleases(state, c)] as const)));
+    /**
+     * `pulumi up` from empty, stopped once a Helm release is being installed (Helm says
+     * pending-install): `sigint` as Ctrl-C does, `kill` by SIGKILL to the CLI and its plugins.
+     */
+    const interruptedUp = async (how: "sigint" | "kill") => {
+        const abort = new AbortController();
+        const up = stack.up({ ...options, signal: abort.signal }).then(
+            () => "succeeded",
+            (e: unknown) => String(e).split("\n")[0],
+        );
+        const seen = await eventually(async () => {
+            const r = await releasesEverywhere();
+            assert.ok(Object.values(r).some((x) => Object.values(x).includes("pending-install")), "a Helm release being installed");
+            return r;
+        }, 120_000, 100);
+        if (how === "sigint") abort.abort();
+        else killPulumi(state);
+        return { releasesWhenStopped: seen, result: await up };
+    };
+    /** Mesh and traffic after a recovery: istiod synced, split-horizon endpoints, both versions answering. */
+    const meshWorks = async () => ({
+        clusters: await istiodSees(remote1, true, "", 120_000),
+        endpoints: await helloEndpoints([`${await podIp(primary, "v1")}:5000`, `${await gatewayAddress(state, remote1)}:15443`]),
+        traffic: await traffic(10, [primary, remote1], [remote1]),
+    });
+    /** Every Helm release on every cluster: one record each, deployed (none pending or failed). */
+    const releasesSettled = async () => {
+        const r = await releasesEverywhere();
+        for (const [cluster, releases] of Object.entries(r)) {
+            const latest = new Map<string, string>();
+            for (const [key, status] of Object.entries(releases)) if (status !== "superseded") latest.set(key.replace(/ v\d+$/, ""), status);
+            for (const [release, status] of latest) assert.equal(status, "deployed", `${cluster}: ${release} is ${status}`);
+        }
+        return r;
+    };
+
     configure([primary, remote1]);
 
     await step("1. a first pulumi preview on the empty stack runs clean, with the policy pack", async (saw) => {
@@ -189,6 +264,8 @@ async function inside(state: SimState): Promise<void> {
         saw.outputs = Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
         assert.equal(up.summary.result, "succeeded");
         saw.memoryMiB = environmentMemoryMiB(NETNS);
+        saw.resourcesInState = cleanResources = await stateOf(stack).then((d) => d.resources);
+        saw.tokenSecrets = cleanTokens = (await tokenSecrets()).length;
     });
 
     await step("3. what landed, read back through the API servers", async (saw) => {
@@ -252,7 +329,7 @@ async function inside(state: SimState): Promise<void> {
         saw.traffic = answers;
         assert.ok(answers.byVersion.v1 > 0 && answers.byVersion.v2 > 0, "both versions answer");
         assert.deepEqual(Object.keys(answers.byPeer), ["spiffe://cluster.local/ns/sample/sa/curl"], "each server's sidecar saw the client's identity");
-        const certificates = { [primary.name]: await workloadCertificates(state, primary, meshRoot()), [remote1.name]: await workloadCertificates(state, remote1, meshRoot()) };
+        const certificates = { [primary.name]: await workloadCertificates(state, primary, await meshRoot()), [remote1.name]: await workloadCertificates(state, remote1, await meshRoot()) };
         saw.certificates = certificates;
         for (const [cluster, certs] of Object.entries(certificates)) {
             assert.ok(certs.length > 0 && certs.every((c) => c.chainsToRoot), `${cluster}: every workload certificate chains to the mesh root`);
@@ -537,6 +614,65 @@ async function inside(state: SimState): Promise<void> {
     // The canary upgrade, between the two Istio versions the toolchain built (newest first).
     const [NEW, OLD] = state.istioVersions;
     const [newRev, oldRev] = [revisionNameOf(NEW), revisionNameOf(OLD)];
+    await step("7f. pulumi up from empty interrupted by Ctrl-C while Helm installs: no lock, no pending operation, the release marked failed; the next pulumi up converges (README: Recovering from an interrupted up)", async (saw) => {
+        assert.equal((await stack.destroy(options)).summary.result, "succeeded");
+        const start = Date.now();
+        const stopped = await interruptedUp("sigint");
+        saw.interrupted = stopped;
+        assert.notEqual(stopped.result, "succeeded", "the up was stopped");
+        saw.releasesAfter = await releasesEverywhere();
+        const after = await stateOf(stack);
+        saw.stateAfter = after;
+        assert.deepEqual(after.pending, [], "Ctrl-C lets the engine finish or fail each step in flight: nothing pending");
+        // README, step 1 for Ctrl-C: run pulumi up again. Here istiod's new pod is reported ready (kwok)
+        // before its process listens, unlike with a kubelet's readiness probe, while the validation
+        // webhook the interrupted run's istiod set to Fail is still there: the first run may be refused
+        // by it, so it runs a second time (recorded in the report).
+        const first = await stack.up(options).catch((e: unknown) => e as Error);
+        if (first instanceof Error) {
+            saw.firstRecoveryRun = String(first).match(/failed calling webhook "[^"]+"[^\n]{0,160}/)?.[0] ?? String(first).split("\n")[0];
+            assert.match(String(first), /failed calling webhook "validation\.istio\.io".*connection refused/, "only the simulated readiness race");
+        }
+        const up = first instanceof Error ? await stack.up(options) : first;
+        assert.equal(up.summary.result, "succeeded");
+        saw.recoveredSeconds = (Date.now() - start) / 1000;
+        saw.releases = await releasesSettled();
+        const recovered = await stateOf(stack);
+        assert.deepEqual([recovered.resources, recovered.pending], [cleanResources, []], "every declared resource once, as after a clean up");
+        saw.mesh = await meshWorks();
+    });
+
+    await step("7g. pulumi up from empty killed hard (CLI and plugins, SIGKILL) while Helm installs: lock, pending creates and a pending-install release left; the README's steps (cancel, refresh --clear-pending-creates, Helm's pending record deleted, up) converge", async (saw) => {
+        assert.equal((await stack.destroy(options)).summary.result, "succeeded");
+        const start = Date.now();
+        const stopped = await interruptedUp("kill");
+        saw.interrupted = stopped;
+        assert.notEqual(stopped.result, "succeeded");
+        const left = { releases: await releasesEverywhere(), state: await stateOf(stack) };
+        saw.left = left;
+        assert.ok(left.state.pending.length > 0, "the state records the creates the CLI did not see finish");
+        assert.ok(Object.values(left.releases).some((r) => Object.values(r).includes("pending-install")), "Helm still says pending-install");
+        await assert.rejects(stack.up(options), /locked/, "the lock of the killed run is still there");
+        // README, the steps after a hard kill:
+        await stack.cancel(); // 1. pulumi cancel: the lock goes
+        await stack.refresh({ ...options, clearPendingCreates: true }); // 2. pulumi refresh --clear-pending-creates
+        for (const c of state.clusters) {
+            // 3. kubectl -n istio-system delete secret -l owner=helm,status=pending-install (Helm's record only)
+            await coreOf(state, c).deleteCollectionNamespacedSecret({ namespace: "istio-system", labelSelector: "owner=helm,status=pending-install" });
+        }
+        const up = await stack.up(options); // 4. pulumi up
+        assert.equal(up.summary.result, "succeeded");
+        saw.recoveredSeconds = (Date.now() - start) / 1000;
+        saw.releases = await releasesSettled();
+        const recovered = await stateOf(stack);
+        assert.deepEqual([recovered.resources, recovered.pending], [cleanResources, []], "every declared resource once, nothing pending");
+        // Nothing on a cluster the state does not know: the remote's token Secrets are as many as after a clean install (no second reader token).
+        const tokens = await tokenSecrets();
+        saw.tokenSecrets = tokens;
+        assert.equal(tokens.length, cleanTokens, `token Secrets on ${remote1.name}: ${tokens.join(", ")}`);
+        saw.mesh = await meshWorks();
+    });
+
     const all = [primary, remote1, remote2];
     const previewOps = async () => {
         const events: EngineEvent[] = [];
@@ -549,13 +685,13 @@ async function inside(state: SimState): Promise<void> {
     const newPieces = [`${primary.name}-cluster-aware-routing-mesh-networks-${newRev}`, `${primary.name}-istiod-vs-${newRev}`, ...onEvery(`istiod-${newRev}`)].sort();
     const expectedEndpoints = async () => [`${await podIp(primary, "v1")}:5000`, `${await gatewayAddress(state, remote1)}:15443`, `${await gatewayAddress(state, remote2)}:15443`];
 
-    await step("8. pulumi destroy removes everything; then pulumi up from empty (two remotes) converges again, on a revision of the older Istio", async (saw) => {
+    await step("8. pulumi destroy removes everything; then pulumi up from empty (two remotes) converges again, on a revision of the older Istio, with the CA from files (ca.source: files; until here the generated default)", async (saw) => {
         const destroyStart = Date.now();
         const destroyed = await stack.destroy(options);
         saw.destroySeconds = (Date.now() - destroyStart) / 1000;
         assert.equal(destroyed.summary.result, "succeeded");
         saw.leftovers = await nothingLeft();
-        writeStackFile(state, all, { istio: { revisions: [{ version: OLD }] }, sampleVersions });
+        writeStackFile(state, all, { istio: { revisions: [{ version: OLD }] }, sampleVersions, ca: "files" });
         const start = Date.now();
         const up = await stack.up(options);
         saw.reinstallTwoRemotesSeconds = (Date.now() - start) / 1000;
@@ -570,7 +706,7 @@ async function inside(state: SimState): Promise<void> {
     const withBoth = (defaultRevision: string) => ({ revisions: [{ version: OLD }, { version: NEW }], defaultRevision, baseVersion: NEW });
 
     await step(`9. upgrade 1/3, add ${NEW}: the preview adds only its control plane and remote pieces (and moves base); both istiods serve`, async (saw) => {
-        writeStackFile(state, all, { istio: withBoth(oldRev), sampleVersions });
+        writeStackFile(state, all, { istio: withBoth(oldRev), sampleVersions, ca: "files" });
         const ops = await previewOps();
         saw.preview = ops;
         assert.deepEqual(named(ops, "create"), newPieces);
@@ -590,7 +726,7 @@ async function inside(state: SimState): Promise<void> {
     });
 
     await step(`10. upgrade 2/3, default to ${newRev}: the preview changes only the tag, base and the gateways; restarted pods are injected by ${newRev}`, async (saw) => {
-        writeStackFile(state, all, { istio: withBoth(newRev), sampleVersions });
+        writeStackFile(state, all, { istio: withBoth(newRev), sampleVersions, ca: "files" });
         const ops = await previewOps();
         saw.preview = ops;
         assert.deepEqual(Object.entries(ops).filter(([, op]) => op !== "update"), []);
@@ -626,15 +762,20 @@ async function inside(state: SimState): Promise<void> {
         for (const addresses of saw.discoveryAddresses as string[][]) {
             assert.ok(addresses.length > 0 && addresses.every((a) => a === `istiod-${newRev}.istio-system.svc:15012`), `the agents dial the new revision's istiod: ${addresses.join(", ")}`);
         }
+        const root = await meshRoot();
         for (const c of [primary, remote1]) {
-            const certs = await workloadCertificates(state, c, meshRoot());
-            assert.ok(certs.length > 0 && certs.every((x) => x.chainsToRoot), `${c.name}: the re-injected pods have certificates under the root`);
+            // Once each restarted pod's agent has its certificate (the pods were just made).
+            saw[`certificates ${c.name}`] = await eventually(async () => {
+                const certs = await workloadCertificates(state, c, root);
+                assert.ok(certs.length > 0 && certs.every((x) => x.chainsToRoot), `${c.name}: the re-injected pods have certificates under the root: ${JSON.stringify(certs)}`);
+                return certs;
+            });
         }
         saw.traffic = await traffic(30, all, [remote1, remote2]);
     });
 
     await step(`11. upgrade 3/3, remove ${oldRev}: the preview removes exactly its pieces; nothing of it is left`, async (saw) => {
-        writeStackFile(state, all, { istio: { revisions: [{ version: NEW }] }, sampleVersions });
+        writeStackFile(state, all, { istio: { revisions: [{ version: NEW }] }, sampleVersions, ca: "files" });
         const ops = await previewOps();
         saw.preview = ops;
         assert.deepEqual([named(ops, "delete"), Object.keys(ops).length], [oldPieces, oldPieces.length]);
@@ -652,7 +793,7 @@ async function inside(state: SimState): Promise<void> {
     });
 
     await step("12. rollback of step 3 (the old revision back), then pulumi destroy with two revisions leaves nothing; a reinstall converges", async (saw) => {
-        writeStackFile(state, all, { istio: withBoth(newRev), sampleVersions });
+        writeStackFile(state, all, { istio: withBoth(newRev), sampleVersions, ca: "files" });
         const ops = await previewOps();
         assert.deepEqual([named(ops, "create"), Object.keys(ops).length], [oldPieces, oldPieces.length]);
         assert.equal((await stack.up(options)).summary.result, "succeeded");

@@ -188,7 +188,7 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
 export function writeStackFile(
     state: SimState,
     clusters: readonly SimCluster[],
-    options: Pick<StackConfigInput, "sampleVersions" | "tokenRotations" | "sampleRevision" | "gateways"> & { istio?: StackConfigInput["istio"] } = {},
+    options: Pick<StackConfigInput, "sampleVersions" | "tokenRotations" | "sampleRevision" | "gateways" | "ca"> & { istio?: StackConfigInput["istio"] } = {},
 ): void {
     fs.writeFileSync(
         STACK_FILE,

@@ -1,12 +1,12 @@
 /** Polls `check` until it passes or `timeoutMs` runs out (istiod and the clusters apply changes asynchronously). */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 60_000): Promise<T> {
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 60_000, pollMs = 1000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         try {
             return await check();
         } catch (e) {
             if (Date.now() > deadline) throw e;
-            await new Promise((r) => setTimeout(r, 1000));
+            await new Promise((r) => setTimeout(r, pollMs));
         }
     }
 }

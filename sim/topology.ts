@@ -87,13 +87,19 @@ export interface StackConfigInput {
     readonly sampleRevision?: string;
     /** The CA files (`<cluster>/{ca-cert,ca-key,root-cert,cert-chain}.pem`). */
     readonly caDirectory: string;
+    /**
+     * Where the mesh's CA comes from: `generate`, the program's default (@pulumi/tls, through the tls
+     * provider the toolchain builds), or `files`, the CA in `caDirectory` (made by openssl).
+     * @default "generate"
+     */
+    readonly ca?: "generate" | "files";
     /** helloworld versions by cluster; default: the page's placement. */
     readonly sampleVersions?: Readonly<Record<string, readonly string[]>>;
     /** `tokenRotation` of remotes, by cluster name. */
     readonly tokenRotations?: Readonly<Record<string, string>>;
 }
 
-/** `Pulumi.sim.yaml`: the program's own keys and defaults; only where charts and CA come from, and the Istio version, differ. */
+/** `Pulumi.sim.yaml`: the program's own keys and defaults; only where charts come from and the Istio version differ (and the CA, when `files`). */
 export function stackConfigYaml(input: StackConfigInput): string {
     const cluster = (c: SimCluster) => ({
         name: c.name,
@@ -109,7 +115,7 @@ export function stackConfigYaml(input: StackConfigInput): string {
         "istio-multicluster:primary": cluster(primary),
         "istio-multicluster:remotes": remotes.map(cluster),
         "istio-multicluster:istio": { ...input.istio, chartRepository: input.chartDirectory },
-        "istio-multicluster:ca": { source: "files", directory: input.caDirectory },
+        ...(input.ca === "files" ? { "istio-multicluster:ca": { source: "files", directory: input.caDirectory } } : {}),
         "istio-multicluster:sample": {
             enabled: true,
             ...(input.sampleVersions ? { versions: input.sampleVersions } : {}),
@@ -118,7 +124,7 @@ export function stackConfigYaml(input: StackConfigInput): string {
     };
     return (
         "# Written by `npm run sim -- up`: the simulated clusters (kwok), Istio's charts built from their Go module,\n" +
-        "# and a CA made by the environment (the tls provider cannot be built here; see the README).\n" +
+        `# and ${input.ca === "files" ? "a CA made by the environment with openssl (ca.source: files)" : "the program's default CA (ca.source: generate, @pulumi/tls)"}.\n` +
         YAML.stringify({ config })
     );
 }

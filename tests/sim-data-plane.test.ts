@@ -138,6 +138,7 @@ describe("requests on the simulated environment (sim/data-plane)", () => {
         assert.equal(answers[1].latencyMs, 1200);
         const t = tally(answers);
         assert.deepEqual([t.sent, t.failed], [3, 1]);
+        assert.deepEqual(t.failures, ["upstream connect error"]);
         assert.deepEqual(t.byVersion, { v1: 1, v2: 1 });
         assert.deepEqual(t.byCluster, { cluster1: 1, cluster2: 1 });
         assert.deepEqual(t.byPeer, { "spiffe://cluster.local/ns/sample/sa/curl": 1, "?": 1 });

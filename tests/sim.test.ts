@@ -28,7 +28,7 @@ describe("the simulated environment (npm run sim)", () => {
         assert.deepEqual(nodeManifest(clusters[2]).spec, { podCIDR: "10.102.0.0/16", podCIDRs: ["10.102.0.0/16"] });
     });
 
-    it("writes a stack config the program accepts, differing from the defaults only in where charts and CA come from, and the version", () => {
+    it("writes a stack config the program accepts, differing from the defaults only in where charts come from and the version (the CA too when asked: files)", () => {
         const file = useFixtureKubeconfig();
         const clusters = clusterPlan(1).map((c, i) => ({ ...c, context: `kind-cluster${i + 1}` }));
         const text = stackConfigYaml({
@@ -41,13 +41,13 @@ describe("the simulated environment (npm run sim)", () => {
             istio: { version: "1.30.2" },
         });
         const config = (YAML.parse(text) as { config: Record<string, unknown> }).config;
-        assert.deepEqual(Object.keys(config).sort(), ["istio-multicluster:ca", "istio-multicluster:istio", "istio-multicluster:primary", "istio-multicluster:remotes", "istio-multicluster:sample"]);
+        // The program's default CA (generate): no ca key at all.
+        assert.deepEqual(Object.keys(config).sort(), ["istio-multicluster:istio", "istio-multicluster:primary", "istio-multicluster:remotes", "istio-multicluster:sample"]);
         assert.deepEqual(config["istio-multicluster:istio"], { version: "1.30.2", chartRepository: "https://charts.example/istio" });
-        assert.deepEqual(config["istio-multicluster:ca"], { source: "files", directory: "/tmp/ca" });
-        const loaded = loadStackConfig({
-            ...Object.fromEntries(Object.entries(config).map(([k, v]) => [k, JSON.stringify(v)])),
-            "istio-multicluster:ca": JSON.stringify({ source: "generate" }), // no CA files in a unit test
-        });
+        const withFiles = (YAML.parse(stackConfigYaml({ clusters, kubeconfig: file, apiServers: {}, chartDirectory: "/c", caDirectory: "/tmp/ca", istio: {}, ca: "files" })) as { config: Record<string, unknown> }).config;
+        assert.deepEqual(withFiles["istio-multicluster:ca"], { source: "files", directory: "/tmp/ca" });
+        const loaded = loadStackConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, JSON.stringify(v)])));
+        assert.equal(loaded.ca.source, "generate");
         assert.equal(loaded.remotes[0].apiServer, `https://${HOST_ADDRESS}:32758`);
         assert.equal(loaded.istio.version, "1.30.2");
         assert.ok(kubeconfigText().length > 0);

@@ -51,9 +51,11 @@ function ip(...args: string[]): void {
 interface Sandbox {
     readonly netns: string;
     readonly veth: string;
+    readonly podIP: string;
     readonly dir: string;
     readonly pod: string;
     ready: boolean; // volumes made
+    hosts?: string; // what /etc/hosts says now (its padding aside)
 }
 
 export class Kubelet {
@@ -92,10 +94,17 @@ export class Kubelet {
             sandbox = this.createSandbox(uid, pod);
             this.sandboxes.set(uid, sandbox);
         }
-        // Rewritten in place: `ip netns exec` bind-mounts this very file as the pod's /etc/hosts.
+        // Rewritten in place (`ip netns exec` bind-mounts this very file as the pod's /etc/hosts), in one
+        // write and never shorter, so that a lookup reading it meanwhile never sees it empty.
         const hosts = path.join("/etc/netns", sandbox.netns, "hosts");
         const text = hostsFile(pod, services);
-        if (fs.readFileSync(hosts, "utf8") !== text) fs.writeFileSync(hosts, text);
+        if (sandbox.hosts !== text) {
+            const old = fs.readFileSync(hosts, "utf8");
+            const fd = fs.openSync(hosts, "r+");
+            fs.writeSync(fd, text.length < old.length ? text + "#".padEnd(old.length - text.length - 1, " ") + "\n" : text, 0);
+            fs.closeSync(fd);
+            sandbox.hosts = text;
+        }
         const proxy = istioProxy(pod);
         if (!sandbox.ready) {
             if (proxy) await this.makeVolumes(pod, proxy, sandbox.dir);
@@ -152,12 +161,14 @@ export class Kubelet {
             // and the stand-in binds the Service addresses' ports (Envoy needs no bind for them), low ones too.
             spawnSync("ip", ["netns", "exec", netns, "sysctl", "-qw", "net.ipv4.conf.eth0.accept_local=1", "net.ipv4.ip_unprivileged_port_start=0"]);
         }
-        return { netns, veth, dir, pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, ready: false };
+        return { netns, veth, podIP, dir, pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, ready: false };
     }
 
     private remove(uid: string, sandbox: Sandbox): void {
         for (const key of this.containers.keys()) if (key.startsWith(`${sandbox.pod}/`)) this.containers.stop(key);
         this.sandboxes.delete(uid);
+        // The address is free again at once (the next pod, or istiod, may get it): no route into this sandbox stays.
+        spawnSync("ip", ["route", "del", `${sandbox.podIP}/32`, "dev", sandbox.veth, "table", "local"]);
         // The namespace goes once its processes have; its veth and the route through it go with it.
         setTimeout(() => {
             spawnSync("ip", ["netns", "del", sandbox.netns]);

@@ -17,6 +17,7 @@ PULUMI_KUBERNETES_VERSION=4.0.0-20260115033456-f47bc2d6f199
 KUBERNETES_VERSION=v1.36.3
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
+PULUMI_TLS_VERSION=5.6.1 # the tls provider version @pulumi/tls asks the engine for (./pulumi-tls)
 # Two Istio development commits (no release of Istio resolves on the proxy), named as releases are, so
 # the program can install both side by side as revisions: the charts are stamped with the version.
 ISTIO_VERSION=1.31.0-dev.20260827          # istio.io/istio eed52ebb66ad, in ./istio
@@ -88,6 +89,19 @@ prepare_pulumi_kubernetes
 build pulumi-kubernetes "$PULUMI_KUBERNETES_VERSION" \
   "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_KUBERNETES_VERSION" \
   pulumi-resource-kubernetes=./cmd/pulumi-resource-kubernetes
+# The tls provider embeds the schema the bridge's tfgen generates from the provider itself: tfgen
+# first, then its schema, then the provider (the schema is a build product, git-ignored).
+tls_ldflags="-X istio-multicluster/sim/toolchain/pulumi-tls/version.Version=$PULUMI_TLS_VERSION"
+build pulumi-tls "$PULUMI_TLS_VERSION-tfgen" "$tls_ldflags" pulumi-tfgen-tls=./cmd/pulumi-tfgen-tls
+tls_schema="$(mktemp -d)"
+# Examples are left out: converting them needs a Terraform converter plugin from GitHub (docs only).
+if ! (cd "$tls_schema" && "$cache/current/pulumi-tfgen-tls" schema --skip-examples --out out >tfgen.log 2>&1); then
+  cat "$tls_schema/tfgen.log" >&2
+  exit 1
+fi
+install -m 0644 "$tls_schema/out/schema.json" "$here/pulumi-tls/cmd/pulumi-resource-tls/schema-embed.json"
+rm -rf "$tls_schema"
+build pulumi-tls "$PULUMI_TLS_VERSION" "$tls_ldflags" pulumi-resource-tls=./cmd/pulumi-resource-tls
 build etcd "$ETCD_VERSION" "" etcd=go.etcd.io/etcd/server/v3
 build kwok "$KWOK_VERSION" \
   "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBERNETES_VERSION#v}" \
