@@ -4,18 +4,17 @@
  * its app container), the answers tallied, the gateways' connection counts, and the workload
  * certificates the pods' agents got from istiod.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import type { V1Pod } from "@kubernetes/client-node";
 import { coreOf } from "./checks";
-import { AGENT_FILES, sandboxNames } from "./kubelet/kubelet";
+import { runInPod } from "./kubelet/exec";
+import { AGENT_FILES } from "./kubelet/kubelet";
 import type { SimState } from "./state";
 import type { SimCluster } from "./topology";
 
-const run = promisify(execFile);
 
 /** One answer as Istio's echo client prints it (`[i] Key=value`, `[i body] Key=value`). */
 export interface Answer {
@@ -90,11 +89,22 @@ export function tally(answers: readonly Answer[]) {
     };
 }
 
+/** A cluster's running pods in `namespace` (matching `labelSelector`), not going. */
+async function runningPods(state: SimState, cluster: SimCluster, namespace: string, labelSelector?: string): Promise<V1Pod[]> {
+    const pods = (await coreOf(state, cluster).listNamespacedPod({ namespace, labelSelector })).items;
+    return pods.filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp);
+}
+
 async function runningPod(state: SimState, cluster: SimCluster, namespace: string, app: string): Promise<V1Pod> {
-    const pods = (await coreOf(state, cluster).listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items;
-    const pod = pods.find((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp);
+    const [pod] = await runningPods(state, cluster, namespace, `app=${app}`);
     if (!pod) throw new Error(`no running ${app} pod in ${cluster.name}/${namespace}`);
     return pod;
+}
+
+/** Istio's echo client run in `pod` as its `curl` container (sim/kubelet/exec.ts); what it printed, answers and errors. */
+async function echoClient(state: SimState, cluster: SimCluster, pod: V1Pod, args: readonly string[]): Promise<string> {
+    const { stdout, stderr } = await runInPod(state, cluster.name, pod.metadata?.namespace ?? "sample", pod.metadata?.name ?? "", "curl", [path.join(state.binDir, "echo-client"), ...args]);
+    return `${stdout}\n${stderr}`;
 }
 
 /**
@@ -102,13 +112,7 @@ async function runningPod(state: SimState, cluster: SimCluster, namespace: strin
  * can: Istio's echo client in the curl pod's network namespace (its /etc/hosts, its sidecar's capture).
  */
 export async function requestsFrom(state: SimState, cluster: SimCluster, count: number, url = "http://helloworld.sample:5000/hello"): Promise<Answer[]> {
-    const pod = await runningPod(state, cluster, "sample", "curl");
-    const { netns } = sandboxNames(pod.metadata?.uid ?? "");
-    const argv = ["netns", "exec", netns, path.join(state.binDir, "echo-client"), url, `--count=${count}`, "--timeout=5s", "--new-connection-per-request"];
-    const out = await run("ip", argv, { maxBuffer: 64 * 1024 * 1024 }).then(
-        (r) => r.stdout,
-        (e: { stdout?: string; stderr?: string }) => `${e.stdout ?? ""}\n${e.stderr ?? ""}`,
-    );
+    const out = await echoClient(state, cluster, await runningPod(state, cluster, "sample", "curl"), [url, `--count=${count}`, "--timeout=5s", "--new-connection-per-request"]);
     const answers = parseEchoOutput(out);
     // Requests the client reports no answer for at all (refused, timed out) count as failures.
     return [...answers, ...Array.from({ length: Math.max(0, count - answers.length) }, () => ({ status: 0, error: out.split("\n").filter(Boolean).pop() }))];
@@ -131,7 +135,7 @@ export function gatewayConnections(state: SimState, cluster: SimCluster): Record
 /** Each running sample pod's workload certificate: its identity, its issuer, and whether it chains to `rootPem`. */
 export async function workloadCertificates(state: SimState, cluster: SimCluster, rootPem: string) {
     const root = new X509Certificate(rootPem);
-    const pods = (await coreOf(state, cluster).listNamespacedPod({ namespace: "sample" })).items.filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp);
+    const pods = await runningPods(state, cluster, "sample");
     return pods.map((p) => {
         const file = path.join(state.dir, "pods", cluster.name, "sample", p.metadata?.name ?? "", AGENT_FILES.certs, "cert-chain.pem");
         if (!fs.existsSync(file)) return { pod: p.metadata?.name ?? "", identity: undefined, chainsToRoot: false };
@@ -165,13 +169,11 @@ function foreignClientCertificate(dir: string): { cert: string; key: string } {
  */
 export async function foreignClientRefused(state: SimState, cluster: SimCluster, target: string, sni: string) {
     const pod = await runningPod(state, cluster, "sample", "curl");
-    const { netns } = sandboxNames(pod.metadata?.uid ?? "");
     const own = path.join(state.dir, "pods", cluster.name, "sample", pod.metadata?.name ?? "", AGENT_FILES.certs);
     const foreign = foreignClientCertificate(fs.mkdtempSync(path.join(state.dir, "foreign-ca-")));
     const call = async (cert: string, key: string) => {
-        const argv = ["netns", "exec", netns, path.join(state.binDir, "echo-client"), `https://${target}/hello`, `--server-name=${sni}`, "--alpn=istio-peer-exchange,istio",
-            `--client-cert=${cert}`, `--client-key=${key}`, "--insecure-skip-verify", "--timeout=5s"];
-        const out = await run("ip", argv).then((r) => r.stdout, (e: { stdout?: string; stderr?: string }) => `${e.stdout ?? ""}\n${e.stderr ?? ""}`);
+        const out = await echoClient(state, cluster, pod, [`https://${target}/hello`, `--server-name=${sni}`, "--alpn=istio-peer-exchange,istio",
+            `--client-cert=${cert}`, `--client-key=${key}`, "--insecure-skip-verify", "--timeout=5s"]);
         return { answer: parseEchoOutput(out)[0], output: out.split("\n").filter(Boolean).pop() ?? "" };
     };
     const mesh = await call(path.join(own, "cert-chain.pem"), path.join(own, "key.pem"));
@@ -181,7 +183,7 @@ export async function foreignClientRefused(state: SimState, cluster: SimCluster,
 
 /** The istiod each running sample pod's agent dials: `discoveryAddress` of the PROXY_CONFIG its injection wrote. */
 export async function discoveryAddresses(state: SimState, cluster: SimCluster): Promise<string[]> {
-    const pods = (await coreOf(state, cluster).listNamespacedPod({ namespace: "sample" })).items.filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp);
+    const pods = await runningPods(state, cluster, "sample");
     return pods.map((p) => {
         const proxy = [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].find((c) => c.name === "istio-proxy");
         const config = proxy?.env?.find((e) => e.name === "PROXY_CONFIG")?.value ?? "{}";

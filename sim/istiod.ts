@@ -5,7 +5,7 @@
  * token, and `cacerts` read from the API instead of a mounted Secret.
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { containerEnv } from "./kubelet/pod-spec";
+import { binaryForImage, containerEnv } from "./kubelet/pod-spec";
 
 export interface IstiodProcess {
     readonly args: string[];
@@ -47,9 +47,7 @@ export function istiodProcess(pod: V1Pod, kubeconfig: string, rootCaDir: string)
  * version's charts with it), else the newest.
  */
 export function istiodBinary(pod: V1Pod, available: readonly string[]): string {
-    const image = pod.spec?.containers.find((c) => c.name === "discovery")?.image ?? "";
-    const tag = image.includes(":") ? image.slice(image.lastIndexOf(":") + 1) : "";
-    return available.includes(`pilot-discovery-${tag}`) ? `pilot-discovery-${tag}` : "pilot-discovery";
+    return binaryForImage("pilot-discovery", pod.spec?.containers.find((c) => c.name === "discovery")?.image, available);
 }
 
 /** True once kwok reports the pod running with an address (the moment a kubelet would start it). */

@@ -27,19 +27,10 @@ const POLL_MS = 1000;
 
 const ingressIp = (s: V1Service) => s.status?.loadBalancer?.ingress?.[0]?.ip;
 
-/**
- * Gives every LoadBalancer Service without an address the next free one of its cluster; returns every
- * Service's load-balancer address, by `namespace/name`.
- */
-async function assignLoadBalancers(core: CoreV1Api, cluster: SimCluster, log: (line: string) => void): Promise<Map<string, string>> {
-    const services = (await core.listServiceForAllNamespaces()).items;
+/** Gives every LoadBalancer Service of `services` without an address the next free one of its cluster. */
+async function assignLoadBalancers(core: CoreV1Api, cluster: SimCluster, services: readonly V1Service[], log: (line: string) => void): Promise<void> {
     const key = (x: V1Service) => `${x.metadata?.namespace}/${x.metadata?.name}`;
-    const addresses = new Map<string, string>();
-    for (const x of services) {
-        const ip = ingressIp(x);
-        if (ip) addresses.set(key(x), ip);
-    }
-    const used = new Set(addresses.values());
+    const used = new Set(services.map(ingressIp).filter((ip): ip is string => Boolean(ip)));
     for (const s of services.filter((x) => x.spec?.type === "LoadBalancer" && !ingressIp(x))) {
         let n = 1;
         while (used.has(loadBalancerAddress(cluster, n))) n++;
@@ -50,10 +41,8 @@ async function assignLoadBalancers(core: CoreV1Api, cluster: SimCluster, log: (l
             namespace: s.metadata?.namespace ?? "",
             body: { ...s, status: { ...s.status, loadBalancer: { ingress: [{ ip, ipMode: "VIP" }] } } },
         });
-        addresses.set(key(s), ip);
         log(`${cluster.name}: Service ${key(s)} gets load-balancer address ${ip}`);
     }
-    return addresses;
 }
 
 async function main(): Promise<void> {
@@ -84,12 +73,13 @@ async function main(): Promise<void> {
     for (;;) {
         for (const { cluster, core, discovery, kubeProxy, kubelet } of clusters) {
             try {
-                await assignLoadBalancers(core, cluster, log);
                 const [services, slices, pods] = await Promise.all([
                     core.listServiceForAllNamespaces(),
                     discovery.listEndpointSliceForAllNamespaces(),
                     core.listPodForAllNamespaces(),
                 ]);
+                // Addresses given now are served from the next poll on, when the listing shows them.
+                await assignLoadBalancers(core, cluster, services.items, log);
                 kubeProxy.update(serviceTable(services.items, slices.items));
                 await kubelet.sync(pods.items, services.items);
                 if (cluster === primary) runIstiods(pods.items.filter((p) => p.metadata?.namespace === "istio-system" && p.metadata.labels?.app === "istiod"));

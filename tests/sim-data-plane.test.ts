@@ -3,7 +3,7 @@ import type { V1EndpointSlice, V1Pod, V1Service } from "@kubernetes/client-node"
 import { parseEchoOutput, tally } from "../sim/data-plane";
 import { serviceTable } from "../sim/kube-proxy/proxy";
 import { sandboxNames } from "../sim/kubelet/kubelet";
-import { containerEnv, downwardApiFile, expand, hostsFile, istioProxy, resolvConf, runsHere, standInFor } from "../sim/kubelet/pod-spec";
+import { binaryForImage, containerEnv, containerUser, downwardApiFile, expand, hostsFile, istioProxy, resolvConf, runsHere, standInFor } from "../sim/kubelet/pod-spec";
 
 const pod = (over: Partial<V1Pod> = {}): V1Pod => ({
     metadata: { name: "helloworld-v2-abc", namespace: "sample", uid: "0a1b2c3d-4e5f-6789-abcd-ef0123456789", labels: { app: "helloworld", version: "v2" }, annotations: { "sidecar.istio.io/status": "{}" } },
@@ -78,6 +78,17 @@ describe("the simulated environment's kubelet (sim/kubelet)", () => {
         assert.match(hosts, /^10\.41\.0\.2\tistiod\.istio-system\.svc\.cluster\.local istiod\.istio-system\.svc istiod\.istio-system$/m, "short name only in the pod's own namespace");
         assert.doesNotMatch(hosts, /headless/);
         assert.equal(resolvConf("sample"), "search sample.svc.cluster.local svc.cluster.local cluster.local\nnameserver 127.0.0.1\noptions ndots:5\n");
+    });
+
+    it("runs a container as its own user, else the pod's, else root, and the binary built for its image's tag, else the newest", () => {
+        const p = pod();
+        assert.deepEqual(containerUser(p, istioProxy(p) ?? { name: "x" }), { user: 1337, group: 1337 });
+        assert.deepEqual(containerUser(pod({ spec: { containers: [], securityContext: { runAsUser: 1000 } } }), { name: "app" }), { user: 1000, group: 1000 });
+        assert.deepEqual(containerUser(p, { name: "helloworld" }), { user: 0, group: 0 });
+        const built = ["pilot-agent", "pilot-agent-1.31.0-dev.20260423"];
+        assert.equal(binaryForImage("pilot-agent", "docker.io/istio/proxyv2:1.31.0-dev.20260423", built), "pilot-agent-1.31.0-dev.20260423");
+        assert.equal(binaryForImage("pilot-agent", "docker.io/istio/proxyv2:1.30.5", built), "pilot-agent");
+        assert.equal(binaryForImage("pilot-agent", undefined, built), "pilot-agent");
     });
 
     it("names a pod's network namespace and veth from its uid, the veth within Linux's 15 characters", () => {

@@ -56,7 +56,7 @@ func main() {
 		podIP:  *podIP,
 		stats:  newStats(*statsFile),
 		router: strings.HasPrefix(node.GetId(), "router~"),
-		bound:  map[string]func(){},
+		bound:  map[string]bool{},
 
 		configFile: *configFile,
 	}

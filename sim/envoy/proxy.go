@@ -35,8 +35,8 @@ type proxy struct {
 	configFile string
 
 	mu    sync.Mutex
-	bound map[string]func() // listening addresses
-	rr    sync.Map          // round-robin counters by cluster
+	bound map[string]bool // addresses tried once (bound, or failed and logged): never again
+	rr    sync.Map        // round-robin counters by cluster
 }
 
 // onUpdate listens wherever the listeners now say (a listener once bound stays: connections read
@@ -91,17 +91,16 @@ func (p *proxy) listenHTTP(address string, handler http.HandlerFunc) {
 func (p *proxy) serve(address string, run func(net.Listener)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.bound[address]; ok {
+	if p.bound[address] {
 		return
 	}
-	p.bound[address] = func() {}
+	p.bound[address] = true
 	l, err := net.Listen("tcp", address)
 	if err != nil {
 		log.Printf("listen %s: %v", address, err)
 		return
 	}
 	log.Printf("listening on %s", address)
-	p.bound[address] = func() { _ = l.Close() }
 	go run(l)
 }
 

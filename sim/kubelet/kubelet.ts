@@ -19,7 +19,7 @@ import * as path from "node:path";
 import type { CoreV1Api, V1Container, V1Pod, V1Service, V1Volume } from "@kubernetes/client-node";
 import type { SimCluster } from "../topology";
 import { Containers } from "./containers";
-import { containerEnv, downwardApiFile, expand, hostsFile, istioProxy, resolvConf, runsHere, standInFor } from "./pod-spec";
+import { binaryForImage, containerEnv, containerUser, downwardApiFile, expand, hostsFile, istioProxy, resolvConf, runsHere, standInFor } from "./pod-spec";
 
 /** The prefix of every pod's network namespace (`down` removes them all). */
 export const POD_NETNS_PREFIX = "istio-mc-pod-";
@@ -41,6 +41,11 @@ export interface KubeletDirs {
     /** Copies of the data-plane binaries any user may run (the toolchain's cache may sit in root's home). */
     readonly images: string;
     readonly logs: string;
+}
+
+/** The command line that runs `argv` in a pod's network namespace as a container's user (its /etc/hosts and resolv.conf bound by `ip netns exec`). */
+export function inPod(netns: string, user: number, group: number, argv: readonly string[]): string[] {
+    return ["netns", "exec", netns, "setpriv", `--reuid=${user}`, `--regid=${group}`, "--clear-groups", "--", ...argv];
 }
 
 function ip(...args: string[]): void {
@@ -113,8 +118,7 @@ export class Kubelet {
         }
         const grace = pod.spec?.terminationGracePeriodSeconds ?? 30;
         if (proxy) {
-            const user = proxy.securityContext?.runAsUser ?? pod.spec?.securityContext?.runAsUser ?? 0;
-            const group = proxy.securityContext?.runAsGroup ?? pod.spec?.securityContext?.runAsGroup ?? user;
+            const { user, group } = containerUser(pod, proxy);
             this.containers.ensure(`${name}/istio-proxy`, () => this.agent(pod, proxy, sandbox, user, group), grace);
             this.containers.ensure(`${name}/envoy`, () => this.envoy(pod, sandbox, user, group), grace);
         }
@@ -150,7 +154,7 @@ export class Kubelet {
             // Outbound capture, as istio-iptables does it by owner: the Service range is local to the pod
             // (where the Envoy stand-in listens) for every user but the proxy's, whose connections to it
             // leave by the main table (the local table's rule moves after that exception).
-            const user = String(proxy.securityContext?.runAsUser ?? 1337);
+            const user = String(containerUser(pod, proxy).user);
             // What leaves from a Service address is the stand-in answering a captured connection: it stays here.
             ip("-n", netns, "rule", "add", "pref", "90", "from", this.cluster.serviceCIDR, "lookup", "local");
             ip("-n", netns, "rule", "add", "pref", "100", "uidrange", `${user}-${user}`, "to", this.cluster.serviceCIDR, "lookup", "main");
@@ -190,8 +194,8 @@ export class Kubelet {
                 fs.writeFileSync(path.join(target, file), content, { mode: 0o644 });
             }
         }
-        const user = container.securityContext?.runAsUser ?? 0;
-        spawnSync("chown", ["-R", `${user}:${container.securityContext?.runAsGroup ?? user}`, dir]);
+        const { user, group } = containerUser(pod, container);
+        spawnSync("chown", ["-R", `${user}:${group}`, dir]);
     }
 
     private async volumeFiles(pod: V1Pod, volume: V1Volume): Promise<Record<string, string>> {
@@ -265,7 +269,7 @@ export class Kubelet {
         const logFile = path.join(this.dirs.logs, "pods", this.cluster.name, `${sandbox.pod.replace("/", "_")}_${container}.log`);
         fs.mkdirSync(path.dirname(logFile), { recursive: true });
         const out = fs.openSync(logFile, "a");
-        const child = spawn("ip", ["netns", "exec", sandbox.netns, "setpriv", `--reuid=${user}`, `--regid=${group}`, "--clear-groups", "--", ...argv], {
+        const child = spawn("ip", inPod(sandbox.netns, user, group, argv), {
             cwd: sandbox.dir,
             env: { PATH: process.env.PATH ?? "", HOME: sandbox.dir, ...env },
             stdio: ["ignore", out, out],
@@ -277,8 +281,7 @@ export class Kubelet {
 
     private agent(pod: V1Pod, proxy: V1Container, sandbox: Sandbox, user: number, group: number) {
         const env = containerEnv(pod, proxy);
-        const tag = (proxy.image ?? "").split(":").pop() ?? "";
-        const binary = fs.existsSync(path.join(this.dirs.bin, `pilot-agent-${tag}`)) ? `pilot-agent-${tag}` : "pilot-agent";
+        const binary = binaryForImage("pilot-agent", proxy.image, fs.readdirSync(this.dirs.bin));
         const args = (proxy.args ?? []).map((a) => expand(a, env));
         fs.mkdirSync(path.join(sandbox.dir, AGENT_FILES.certs), { recursive: true });
         spawnSync("chown", ["-R", `${user}:${group}`, path.join(sandbox.dir, "etc")]);

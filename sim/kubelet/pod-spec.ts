@@ -62,6 +62,18 @@ export function downwardApiFile(map: Readonly<Record<string, string>> | undefine
         .join("\n");
 }
 
+/** The build of `base` for an image's tag (`<base>-<tag>`, as the toolchain names each Istio version's), else the newest (`base`). */
+export function binaryForImage(base: string, image: string | undefined, available: readonly string[]): string {
+    const tag = image?.includes(":") ? image.slice(image.lastIndexOf(":") + 1) : "";
+    return available.includes(`${base}-${tag}`) ? `${base}-${tag}` : base;
+}
+
+/** The user and group a container runs as: its security context, else the pod's, else root. */
+export function containerUser(pod: V1Pod, container: V1Container): { user: number; group: number } {
+    const user = container.securityContext?.runAsUser ?? pod.spec?.securityContext?.runAsUser ?? 0;
+    return { user, group: container.securityContext?.runAsGroup ?? pod.spec?.securityContext?.runAsGroup ?? user };
+}
+
 /** The sidecar (`istio-proxy`, a container or a native sidecar init container), if injected. */
 export function istioProxy(pod: V1Pod): V1Container | undefined {
     return (
