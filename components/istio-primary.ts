@@ -5,11 +5,11 @@ import {
     type SigningClusterArgs,
     controlPlanesOf,
     declareCacerts,
-    declareDefaultTag,
+    declareControlPlanes,
     declareIstioSystem,
-    declareIstiods,
     declareNetworkGateway,
 } from "../lib/istio-cluster";
+import { defaultRevisionOf } from "../lib/revisions";
 import { exposeIstiodGateway, exposeIstiodVirtualService, strictPeerAuthentication } from "../lib/istio-config";
 import { type Sizing, hostnameDiscoveryWarning, isIpAddress, primaryIstiodValues } from "../lib/istio-values";
 
@@ -60,7 +60,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
         this.namespace = system.namespace.metadata.name;
         const cacerts = declareCacerts(name, this.namespace, args, this);
 
-        this.istiods = declareIstiods(
+        const { istiods, istiod, tag } = declareControlPlanes(
             name,
             {
                 source: args.source,
@@ -72,9 +72,8 @@ export class IstioPrimary extends pulumi.ComponentResource {
             // istiod reads `cacerts` once at start: without it, it would mint a self-signed root of its own.
             { parent: this, dependsOn: [cacerts, system.base] },
         );
-        this.istiod = this.istiods.get(planes.defaultRevision) as k8s.helm.v3.Release;
-
-        const tag = declareDefaultTag(name, planes, undefined, { parent: this, dependsOn: [this.istiod] });
+        this.istiods = istiods;
+        this.istiod = istiod;
         this.injectionReady = tag ? [this.istiod, tag] : [this.istiod];
 
         const gateway = declareNetworkGateway(
@@ -101,7 +100,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
                 return [revision, pulumi.all([this.gatewayAddress, istiodGateway.urn, vs.urn]).apply(([address]) => address)];
             }),
         );
-        this.discoveryAddress = this.discoveryAddresses.get(planes.defaultRevision) as pulumi.Output<string>;
+        this.discoveryAddress = this.discoveryAddresses.get(defaultRevisionOf(planes).name) as pulumi.Output<string>;
         new k8s.apiextensions.CustomResource(`${name}-peer-authentication`, strictPeerAuthentication(), afterIstiod);
 
         this.registerOutputs({ namespace: this.namespace, gatewayAddress: this.gatewayAddress });

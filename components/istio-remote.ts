@@ -3,9 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     type IstioClusterArgs,
     controlPlanesOf,
-    declareDefaultTag,
+    declareControlPlanes,
     declareIstioSystem,
-    declareIstiods,
     declareNetworkGateway,
 } from "../lib/istio-cluster";
 import { injectionPath, remoteIstiodValues } from "../lib/istio-values";
@@ -90,7 +89,7 @@ export class IstioRemote extends pulumi.ComponentResource {
         const namespace = system.namespace.metadata.name;
 
         const resolve = args.resolveAddress ?? resolveWithSystemDns;
-        this.istiods = declareIstiods(
+        const { istiods, istiod, tag } = declareControlPlanes(
             name,
             {
                 source: args.source,
@@ -103,10 +102,12 @@ export class IstioRemote extends pulumi.ComponentResource {
                     return remoteIstiodValues(args, args.source.hub, pilotAddress, r.name);
                 },
                 chartValues: args.chartValues,
+                injectionPath: injectionPath(args),
             },
             { parent: this, dependsOn: [system.base] },
         );
-        this.istiod = this.istiods.get(planes.defaultRevision) as k8s.helm.v3.Release;
+        this.istiods = istiods;
+        this.istiod = istiod;
 
         this.remoteSecret = new RemoteSecret(
             `${name}-remote-secret`,
@@ -122,7 +123,6 @@ export class IstioRemote extends pulumi.ComponentResource {
             { parent: this, provider: args.primary.provider, protect: args.protectRemoteSecret },
         );
 
-        const tag = declareDefaultTag(name, planes, injectionPath(args), { parent: this, dependsOn: [this.istiod] });
         this.injectionReady = [this.istiod, ...(tag ? [tag] : []), this.remoteSecret];
 
         // The gateway's pods need injection and certificates from the primary's istiod.

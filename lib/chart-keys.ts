@@ -35,6 +35,7 @@ export const CHART_KEYS: Readonly<Record<IstioChart, Readonly<Record<string, str
         "global.externalIstiod": "values.yaml global.externalIstiod (renders env EXTERNAL_ISTIOD)",
         "global.configCluster": "values.yaml global.configCluster",
         "global.remotePilotAddress": "values.yaml global.remotePilotAddress",
+        "global.operatorManageWebhooks": "values.yaml global.operatorManageWebhooks (templates/mutatingwebhook.yaml renders no istio-sidecar-injector when true)",
         "istiodRemote.injectionPath": "values.yaml istiodRemote.injectionPath",
         "meshConfig.accessLogFile": "values.yaml meshConfig, merged into the mesh config (istio.mesh.v1alpha1.MeshConfig accessLogFile)",
         replicaCount: "values.yaml replicaCount (templates/deployment.yaml, when autoscaleEnabled is false)",

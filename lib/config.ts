@@ -162,6 +162,17 @@ const istioVersion = z
 const MAX_REVISION = 46;
 const REVISION_NAME = `a revision name (a DNS-1123 label of at most ${MAX_REVISION} characters, not "${DEFAULT_TAG}")`;
 const isRevisionName = (v: string) => v.length <= MAX_REVISION && DNS1123_LABEL.test(v) && v !== DEFAULT_TAG;
+/**
+ * `""` names the control plane installed without a revision (the istiod chart's `revision: ""`, what
+ * `istio.version` installs): listed among the revisions, it stays while a canary is added and the
+ * default moved, and goes last (README, "Upgrade Istio by revision").
+ */
+const UNREVISIONED = '"" for the control plane installed without a revision (istio.version)';
+const revisionName = z
+    .string({ error: `${REVISION_NAME}, or ${UNREVISIONED}` })
+    .refine((v) => v === "" || isRevisionName(v), { error: `${REVISION_NAME}, or ${UNREVISIONED}` });
+/** Revision names as a message lists them ("" quoted, so that it shows). */
+const listNames = (names: readonly string[]) => names.map((n) => (n === "" ? '""' : n)).join(", ");
 
 /**
  * The revisions as the user wrote them, for cross-checks on raw input: those with a version, each
@@ -498,7 +509,7 @@ function stackSchema(raw: Record<string, unknown>) {
                             known(
                                 {
                                     version: istioVersion,
-                                    name: z.string({ error: REVISION_NAME }).refine(isRevisionName, { error: REVISION_NAME }).optional(),
+                                    name: revisionName.optional(),
                                 },
                                 "a revision: { version, name? }",
                             ),
@@ -529,16 +540,16 @@ function stackSchema(raw: Record<string, unknown>) {
                         for (const key of ["name", "version"] as const) {
                             const first = seen[key].get(r[key]);
                             if (first === undefined) seen[key].set(r[key], r.index);
-                            else issue(["revisions", r.index, key], `a ${key} no other revision has (istio.revisions[${first}] has ${r[key]})`);
+                            else issue(["revisions", r.index, key], `a ${key} no other revision has (istio.revisions[${first}] has ${listNames([r[key]])})`);
                         }
                     }
                     const names = [...seen.name.keys()];
                     if (given.defaultRevision === undefined) {
-                        if (names.length > 1) issue(["defaultRevision"], `one of ${names.join(", ")} (required with several revisions)`);
+                        if (names.length > 1) issue(["defaultRevision"], `one of ${listNames(names)} (required with several revisions)`);
                     } else if (given.revisions === undefined) {
                         issue(["defaultRevision"], "no defaultRevision without istio.revisions");
                     } else if (typeof given.defaultRevision === "string" && listed !== undefined && !names.includes(given.defaultRevision)) {
-                        issue(["defaultRevision"], `one of the revisions: ${names.join(", ")}`);
+                        issue(["defaultRevision"], `one of the revisions: ${listNames(names)}`);
                     }
                     // base never moves down by itself: with several control planes, its version is the user's choice.
                     const valid = [...seen.version.keys()].filter((v) => VERSION.test(v));
@@ -631,12 +642,18 @@ function stackSchema(raw: Record<string, unknown>) {
             ctx.addIssue({ code: "custom", path: ["sample", "versions", key], message: `a cluster of this stack (${names.join(", ")})` });
         }
         if (isRecord(raw.sample) && typeof raw.sample.revision === "string") {
-            const names = [...new Set(rawRevisions(raw.istio).map((r) => r.name))];
+            // Pinning to the control plane without a revision is what leaving sample.revision unset does (the default).
+            const names = [...new Set(rawRevisions(raw.istio).map((r) => r.name))].filter((n) => n !== "");
             if (!names.includes(raw.sample.revision)) {
                 ctx.addIssue({
                     code: "custom",
                     path: ["sample", "revision"],
-                    message: names.length > 0 ? `one of the revisions: ${names.join(", ")}` : "no revision without istio.revisions",
+                    message:
+                        names.length > 0
+                            ? `one of the revisions: ${names.join(", ")} (unset: the default)`
+                            : raw.sample.revision === "" && isRecord(raw.istio) && Array.isArray(raw.istio.revisions)
+                              ? 'unset for the default ("" is not a revision to pin to)'
+                              : "no revision without istio.revisions",
                 });
             }
         }

@@ -15,8 +15,8 @@ import {
     type Revision,
     baseVersionOf,
     defaultRevisionOf,
+    defaultIsTagged,
     defaultTagWebhook,
-    hasRevisions,
     revisioned,
     singleControlPlane,
 } from "./revisions";
@@ -28,6 +28,7 @@ import {
     NETWORK_GATEWAY,
     baseValues,
     gatewayServiceName,
+    injectorValues,
     loadBalancerAddress,
     mergeValues,
     networkGatewayValues,
@@ -98,9 +99,13 @@ export function atVersion(source: IstioChartSource, version: string): IstioChart
 
 /**
  * The istiod release of each revision, named as Istio's Helm guide names them (`istiod`, `istiod-<rev>`)
- * and as our resources are (`${name}-istiod`, `${name}-istiod-<rev>`), with the revision's values.
+ * and as our resources are (`${name}-istiod`, `${name}-istiod-<rev>`), with the revision's values, and
+ * the `default` tag ({@link declareDefaultTag}). Declared in the order a move of the default needs:
+ * the default revision's istiod, the tag once it serves, then the others; the control plane without
+ * revision after the tag, since its own webhooks go when the tag takes over (no moment without an
+ * injector).
  */
-export function declareIstiods(
+export function declareControlPlanes(
     name: string,
     args: {
         readonly source: IstioChartSource;
@@ -108,25 +113,34 @@ export function declareIstiods(
         readonly namespace: pulumi.Input<string>;
         readonly values: (revision: Revision) => Record<string, unknown>;
         readonly chartValues?: ChartValues;
+        /** The tag's injection path on a remote (`/inject/cluster/<name>/net/<network>`); the chart's on the primary. */
+        readonly injectionPath?: string;
     },
-    opts: pulumi.CustomResourceOptions,
-): ReadonlyMap<string, k8s.helm.v3.Release> {
-    return new Map(
-        args.controlPlanes.revisions.map((r) => [
-            r.name,
-            istioRelease(
-                revisioned(`${name}-istiod`, r.name),
-                {
-                    release: revisioned("istiod", r.name),
-                    chart: "istiod",
-                    source: atVersion(args.source, r.version),
-                    namespace: args.namespace,
-                    values: mergeValues(args.values(r), args.chartValues?.istiod),
-                },
-                opts,
-            ),
-        ]),
-    );
+    opts: { readonly parent: pulumi.Resource; readonly dependsOn: pulumi.Input<pulumi.Resource>[] },
+): {
+    readonly istiods: ReadonlyMap<string, k8s.helm.v3.Release>;
+    readonly istiod: k8s.helm.v3.Release;
+    readonly tag?: k8s.admissionregistration.v1.MutatingWebhookConfiguration;
+} {
+    const planes = args.controlPlanes;
+    const byDefault = defaultRevisionOf(planes);
+    const release = (r: Revision, after: pulumi.Resource[]) =>
+        istioRelease(
+            revisioned(`${name}-istiod`, r.name),
+            {
+                release: revisioned("istiod", r.name),
+                chart: "istiod",
+                source: atVersion(args.source, r.version),
+                namespace: args.namespace,
+                values: mergeValues(mergeValues(args.values(r), injectorValues(r.name, byDefault.name)), args.chartValues?.istiod),
+            },
+            { parent: opts.parent, dependsOn: [...opts.dependsOn, ...after] },
+        );
+    const istiod = release(byDefault, []);
+    const tag = declareDefaultTag(name, planes, args.injectionPath, { parent: opts.parent, dependsOn: [istiod] });
+    const others = new Map(planes.revisions.filter((r) => r !== byDefault).map((r) => [r.name, release(r, r.name === "" && tag ? [tag] : [])]));
+    const istiods = new Map(planes.revisions.map((r) => [r.name, r === byDefault ? istiod : (others.get(r.name) as k8s.helm.v3.Release)]));
+    return { istiods, istiod, tag };
 }
 
 /**
@@ -279,14 +293,17 @@ export function declareNetworkGateway(
     return { release, address };
 }
 
-/** The `default` tag ({@link defaultTagWebhook}), declared only with revisions: without, istiod's own webhook is the default. */
-export function declareDefaultTag(
+/**
+ * The `default` tag ({@link defaultTagWebhook}), declared only when the default is a revision: while
+ * it is the control plane without revision, that istiod's own webhook is the default.
+ */
+function declareDefaultTag(
     name: string,
     controlPlanes: ControlPlanes,
     injectionPath: string | undefined,
     opts: { readonly parent: pulumi.Resource; readonly dependsOn: pulumi.Input<pulumi.Resource>[] },
 ): k8s.admissionregistration.v1.MutatingWebhookConfiguration | undefined {
-    if (!hasRevisions(controlPlanes)) return undefined;
+    if (!defaultIsTagged(controlPlanes)) return undefined;
     return new k8s.admissionregistration.v1.MutatingWebhookConfiguration(
         `${name}-revision-tag-${DEFAULT_TAG}`,
         defaultTagWebhook(controlPlanes.defaultRevision, injectionPath),

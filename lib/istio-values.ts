@@ -107,6 +107,17 @@ export function baseValues(role: "primary" | "remote", defaultRevision = ""): Re
 /** `revision` of the istiod and gateway charts, set only for a revision (the chart's default is ""). */
 const revisionValue = (revision: string) => (revision !== "" ? { revision } : {});
 
+/**
+ * `istiod` values for a revision's webhooks: the control plane without revision, once the default is
+ * a revision (the `default` tag), renders no `istio-sidecar-injector` of its own
+ * (`global.operatorManageWebhooks`), or it and the tag would both take `istio-injection=enabled`
+ * pods. istioctl's `tag set default` makes the same webhook match nothing; moving the default back
+ * renders it again.
+ */
+export function injectorValues(revision: string, defaultRevision: string): Record<string, unknown> {
+    return revision === "" && defaultRevision !== "" ? { global: { operatorManageWebhooks: true } } : {};
+}
+
 function meshGlobals(member: MeshMember, hub: string) {
     return {
         hub,

@@ -56,6 +56,15 @@ export function defaultRevisionOf(planes: ControlPlanes): Revision {
 }
 
 /**
+ * True when the `default` tag is ours to declare: the default is a revision. While the control plane
+ * without revision is the default (alone, or with a canary beside it), its own webhooks
+ * (`istio-sidecar-injector`) inject `istio-injection=enabled` and `istio.io/rev=default`.
+ */
+export function defaultIsTagged(planes: ControlPlanes): boolean {
+    return defaultRevisionOf(planes).name !== "";
+}
+
+/**
  * The newest version among the revisions: the `base` chart's (its CRDs serve every older control
  * plane, and Istio's upgrade guide upgrades `base` before installing the new revision).
  */

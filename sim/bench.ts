@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseCommandLine } from "../scripts/lib/cli";
-import { environmentMemoryMiB, istiodAddress, istiodClusters } from "./checks";
+import type { EngineEvent } from "@pulumi/pulumi/automation";
+import { cpuDuring, environmentMemoryMiB, istiodAddress, istiodClusters } from "./checks";
 import { down, inNamespace, prepare, reexecInNamespace, startInside, writeStackFile } from "./environment";
 import { eventually } from "./eventually";
 import { simStack } from "./pulumi";
@@ -26,6 +27,43 @@ interface Sample {
     readonly noopUpSeconds: number;
     readonly addNthSeconds?: number;
     readonly destroySeconds: number;
+    /** CPU seconds of each group of processes during the `up` from empty (sim/checks.ts processGroup). */
+    readonly upCpuSeconds: Record<string, number>;
+    /** The `up` from empty's resources by kind: how many, the longest one's seconds, and their sum (engine events, 1 s resolution). */
+    readonly upResourceSeconds: Record<string, { count: number; longest: number; sum: number }>;
+}
+
+/** What a resource is, for where the time of an `up` goes: Helm releases by chart (istiod: the primary's apart), the rest by API group. */
+function resourceKind(urn: string, type: string, primary: string): string {
+    const name = urn.split("::").at(-1) ?? "";
+    if (type === "kubernetes:helm.sh/v3:Release") {
+        if (name.endsWith("-base")) return "Helm base";
+        if (name.endsWith("-network-gateway")) return "Helm network gateway";
+        if (/-istiod(-|$)/.test(name)) return name.startsWith(`${primary}-istiod`) ? "Helm istiod (primary)" : "Helm istiod (remotes' webhooks)";
+    }
+    if (type.startsWith("tls:")) return "tls (CA)";
+    if (type.startsWith("kubernetes:")) return "other Kubernetes objects";
+    return "components and providers";
+}
+
+/** Each resource's time from the engine's events (pre-step to outputs), summed up by kind. */
+function resourceSeconds(events: readonly EngineEvent[], primary: string): Sample["upResourceSeconds"] {
+    const started = new Map<string, number>();
+    const out: Sample["upResourceSeconds"] = {};
+    for (const e of events) {
+        const pre = e.resourcePreEvent?.metadata;
+        const done = e.resOutputsEvent?.metadata;
+        if (pre) started.set(pre.urn, e.timestamp);
+        if (done && started.has(done.urn)) {
+            const seconds = e.timestamp - (started.get(done.urn) as number);
+            const k = resourceKind(done.urn, done.type, primary);
+            const o = (out[k] ??= { count: 0, longest: 0, sum: 0 });
+            o.count += 1;
+            o.longest = Math.max(o.longest, seconds);
+            o.sum += seconds;
+        }
+    }
+    return out;
 }
 
 const RESULTS = path.join(ROOT, ".bench");
@@ -49,8 +87,10 @@ async function measure(binDir: string, remotes: number): Promise<Sample> {
 
     writeStackFile(state, state.clusters);
     start = Date.now();
-    const up = await stack.up(options);
+    const events: EngineEvent[] = [];
+    const [up, upCpuSeconds] = await cpuDuring(NETNS, () => stack.up({ ...options, onEvent: (e) => events.push(e) }));
     const upSeconds = seconds(start);
+    const upResourceSeconds = resourceSeconds(events, state.clusters[0].name);
     await everySynced(remoteNames);
     const syncedSeconds = seconds(start);
     const memoryMiB = environmentMemoryMiB(NETNS);
@@ -73,7 +113,7 @@ async function measure(binDir: string, remotes: number): Promise<Sample> {
 
     start = Date.now();
     await stack.destroy(options);
-    return { remotes, resources, simUpSeconds, upSeconds, syncedSeconds, memoryMiB, noopUpSeconds, addNthSeconds, destroySeconds: seconds(start) };
+    return { remotes, resources, simUpSeconds, upSeconds, syncedSeconds, memoryMiB, noopUpSeconds, addNthSeconds, destroySeconds: seconds(start), upCpuSeconds, upResourceSeconds };
 }
 
 function table(samples: readonly Sample[]): string {
@@ -94,8 +134,35 @@ function table(samples: readonly Sample[]): string {
             `${(s.memoryMiB / 1024).toFixed(1)} GiB`,
         ]),
     ];
+    return aligned(rows);
+}
+
+function aligned(rows: readonly string[][]): string {
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    return rows.map((r) => r.map((c, i) => c.padStart(widths[i])).join("  ")).join("\n");
+    return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ")).join("\n");
+}
+
+/** Where the `up` from empty goes at each N: CPU seconds by group of processes, and the longest resource of each kind. */
+function breakdown(samples: readonly Sample[]): string {
+    const ns = samples.map((s) => `N=${s.remotes}`);
+    const groups = [...new Set(samples.flatMap((s) => Object.keys(s.upCpuSeconds)))];
+    const cpu = [
+        ["CPU seconds during the up from empty", ...ns],
+        ...groups.map((g) => [g, ...samples.map((s) => (s.upCpuSeconds[g] ?? 0).toFixed(1))]),
+        ["all (of the up's wall time × cores)", ...samples.map((s) => {
+            const all = Object.values(s.upCpuSeconds).reduce((a, b) => a + b, 0);
+            return `${all.toFixed(0)} (${Math.round((100 * all) / (s.upSeconds * os.cpus().length))} %)`;
+        })],
+    ];
+    const kinds = [...new Set(samples.flatMap((s) => Object.keys(s.upResourceSeconds)))];
+    const resources = [
+        ["resources: count, longest s (sum s)", ...ns],
+        ...kinds.map((k) => [k, ...samples.map((s) => {
+            const r = s.upResourceSeconds[k];
+            return r === undefined ? "-" : `${r.count}, ${r.longest} (${r.sum})`;
+        })]),
+    ];
+    return `${aligned(cpu)}\n\n${aligned(resources)}`;
 }
 
 async function main(): Promise<number> {
@@ -126,7 +193,7 @@ async function main(): Promise<number> {
         samples.push(JSON.parse(fs.readFileSync(path.join(RESULTS, `sim-${n}.json`), "utf8")) as Sample);
         console.log(`bench:sim: ${n} remote(s) done`);
     }
-    console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB\n\n${table(samples)}`);
+    console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB\n\n${table(samples)}\n\n${breakdown(samples)}`);
     fs.writeFileSync(path.join(RESULTS, "sim.json"), JSON.stringify({ at: new Date().toISOString(), samples }, null, 2));
     return 0;
 }

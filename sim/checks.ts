@@ -12,6 +12,7 @@ import { CHART_KEYS, type IstioChart } from "../lib/chart-keys";
 import { findLocalChart } from "../lib/charts";
 import type { MeshNetworks } from "../lib/istio-values";
 import { istiodHttpAddress } from "./istiod";
+import { POD_NETNS_PREFIX } from "./kubelet/kubelet";
 import { type SimState, kubeConfigOf } from "./state";
 import type { SimCluster } from "./topology";
 
@@ -226,19 +227,105 @@ export function xdsEndpoints(state: SimState, istiod: string, cluster: SimCluste
     return (JSON.parse(line) as { endpoints: string[] }).endpoints;
 }
 
-/** Resident memory of every process in the namespace (MiB), the environment's whole footprint. */
+/**
+ * Every process of the environment: those in its network namespace and in its pods' own namespaces
+ * (sim/kubelet runs each pod's processes in one of its own).
+ */
+function environmentPids(netns: string): string[] {
+    const listed = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").map((l) => l.split(" ")[0]);
+    const namespaces = [netns, ...listed.filter((n) => n.startsWith(POD_NETNS_PREFIX))];
+    return [
+        ...new Set(
+            namespaces.flatMap((ns) => {
+                try {
+                    return execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).split("\n").filter(Boolean);
+                } catch {
+                    return []; // removed meanwhile
+                }
+            }),
+        ),
+    ];
+}
+
+/** Resident memory of every process of the environment (MiB), pods' included: its whole footprint. */
 export function environmentMemoryMiB(netns: string): number {
-    const pids = execFileSync("ip", ["netns", "pids", netns], { encoding: "utf8" }).split("\n").filter(Boolean);
     let kib = 0;
-    for (const pid of pids) {
+    for (const pid of environmentPids(netns)) {
         try {
-            const status = execFileSync("cat", [`/proc/${pid}/status`], { encoding: "utf8" });
-            kib += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+            kib += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
         } catch {
             // exited meanwhile
         }
     }
     return Math.round(kib / 1024);
+}
+
+/**
+ * What a process of the environment is, for where CPU time goes: the Pulumi engine, its providers
+ * (Helm runs inside the Kubernetes provider), the policy pack, the program (run inline by the
+ * Automation API, in the calling process), each cluster's control plane, istiod, the data plane's
+ * agents, the stand-ins of ours.
+ */
+export function processGroup(argv: readonly string[], self = process.pid, pid = -1): string {
+    const bin = path.basename(argv[0] ?? "");
+    const groups: [RegExp, string][] = [
+        [/^pulumi$/, "pulumi engine (CLI)"],
+        [/^pulumi-resource-kubernetes/, "kubernetes provider (and Helm)"],
+        [/^pulumi-resource-tls/, "tls provider"],
+        [/^(etcd|kube-apiserver|kube-controller-manager|kube-scheduler)$/, "API servers (etcd, apiserver, controller-manager, scheduler)"],
+        [/^kwok/, "kwok (nodes, pod status)"],
+        [/^pilot-discovery/, "istiod"],
+        [/^pilot-agent/, "pilot-agent (data plane)"],
+        [/^(envoy-stand-in|echo-server|echo-client)/, "Envoy stand-in and echo apps (data plane)"],
+    ];
+    const found = groups.find(([re]) => re.test(bin));
+    if (found) return found[1];
+    if (/^node/.test(bin)) {
+        if (argv.some((a) => a.includes("run-policy-pack"))) return "policy pack";
+        if (argv.some((a) => a.includes("supervisor"))) return "sim supervisor (kubelet, kube-proxy stand-ins)";
+        if (pid === self) return "program (inline) and the benchmark";
+    }
+    return `other (${bin})`;
+}
+
+/** CPU seconds (user + system) of each environment process now, by pid, with its group. */
+function cpuNow(netns: string): Map<string, { group: string; seconds: number }> {
+    const tick = 100; // USER_HZ on Linux
+    const out = new Map<string, { group: string; seconds: number }>();
+    for (const pid of environmentPids(netns)) {
+        try {
+            const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+            const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+            out.set(pid, { group: processGroup(argv, process.pid, Number(pid)), seconds: (Number(fields[11]) + Number(fields[12])) / tick });
+        } catch {
+            // exited meanwhile
+        }
+    }
+    return out;
+}
+
+/**
+ * CPU seconds each group of processes spends while `work` runs, sampled every second (a process that
+ * exits between samples loses at most its last second): where the time of an `up` goes.
+ */
+export async function cpuDuring<T>(netns: string, work: () => Promise<T>): Promise<[T, Record<string, number>]> {
+    const first = cpuNow(netns);
+    const last = new Map(first);
+    const sample = () => {
+        for (const [pid, v] of cpuNow(netns)) last.set(pid, v);
+    };
+    const timer = setInterval(sample, 1000);
+    try {
+        const result = await work();
+        sample();
+        const byGroup: Record<string, number> = {};
+        for (const [pid, v] of last) byGroup[v.group] = (byGroup[v.group] ?? 0) + v.seconds - (first.get(pid)?.seconds ?? 0);
+        const rounded = Object.entries(byGroup).map(([g, n]): [string, number] => [g, Math.round(n * 10) / 10]);
+        return [result, Object.fromEntries(rounded.sort((a, b) => b[1] - a[1]))];
+    } finally {
+        clearInterval(timer);
+    }
 }
 
 /**

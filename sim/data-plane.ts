@@ -9,9 +9,11 @@ import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
+import { CROSS_NETWORK_PORT } from "../lib/istio-values";
 import { coreOf } from "./checks";
 import { runInPod } from "./kubelet/exec";
 import { AGENT_FILES } from "./kubelet/kubelet";
+import { containerLogFile } from "./kubelet/pod-spec";
 import type { SimState } from "./state";
 import type { SimCluster } from "./topology";
 
@@ -181,12 +183,29 @@ export async function foreignClientRefused(state: SimState, cluster: SimCluster,
     return { withMeshCertificate: mesh.answer?.status ?? 0, refused: other.answer?.status !== 200, foreignError: other.output.slice(-300) };
 }
 
-/** The istiod each running sample pod's agent dials: `discoveryAddress` of the PROXY_CONFIG its injection wrote. */
+/**
+ * The istiod each running sample pod's agent dials: the upstream its xDS proxy logged as it started
+ * ("" until it has). The injected PROXY_CONFIG names it only where it is not the mesh default
+ * (`istiod.istio-system.svc:15012`, the control plane without revision); the agent's log says it either way.
+ */
 export async function discoveryAddresses(state: SimState, cluster: SimCluster): Promise<string[]> {
     const pods = await runningPods(state, cluster, "sample");
     return pods.map((p) => {
-        const proxy = [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].find((c) => c.name === "istio-proxy");
-        const config = proxy?.env?.find((e) => e.name === "PROXY_CONFIG")?.value ?? "{}";
-        return (JSON.parse(config) as { discoveryAddress?: string }).discoveryAddress ?? "";
+        const file = containerLogFile(state.logDir, cluster.name, `${p.metadata?.namespace}/${p.metadata?.name}`, "istio-proxy");
+        const log = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+        return [...log.matchAll(/Initializing with upstream address "([^"]+)"/g)].at(-1)?.[1] ?? "";
     });
+}
+
+/**
+ * The network gateway pods of a cluster whose Envoy stand-in listens on 15443 (kwok reports a pod
+ * ready as it starts, before its processes listen; a real kubelet waits for the readiness probe).
+ */
+export async function gatewaysListening(state: SimState, cluster: SimCluster): Promise<{ running: number; listening: number }> {
+    const pods = await runningPods(state, cluster, "istio-system", "app=istio-eastwestgateway");
+    const listening = pods.filter((p) => {
+        const file = containerLogFile(state.logDir, cluster.name, `${p.metadata?.namespace}/${p.metadata?.name}`, "envoy");
+        return fs.existsSync(file) && fs.readFileSync(file, "utf8").includes(`listening on 0.0.0.0:${CROSS_NETWORK_PORT}`);
+    });
+    return { running: pods.length, listening: listening.length };
 }

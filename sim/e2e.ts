@@ -38,7 +38,8 @@ import {
 } from "./checks";
 import { down, inNamespace, prepare, reexecInNamespace, startInside, stopApiServer, writeStackFile } from "./environment";
 import { revisionNameOf } from "../lib/revisions";
-import { type Answer, discoveryAddresses, foreignClientRefused, gatewayConnections, requestsFrom, tally, workloadCertificates } from "./data-plane";
+import { NETWORK_GATEWAY_REPLICAS } from "../lib/istio-values";
+import { type Answer, discoveryAddresses, foreignClientRefused, gatewayConnections, gatewaysListening, requestsFrom, tally, workloadCertificates } from "./data-plane";
 import { eventually } from "./eventually";
 import { policyPackLauncher, simStack } from "./pulumi";
 import { ROOT, type SimState, hasState, kubeConfigOf } from "./state";
@@ -55,7 +56,25 @@ interface StepResult {
 
 const results: StepResult[] = [];
 
+/** The step numbers `--steps` selects (a number selects its lettered steps too); undefined: every step. */
+let selected: ((label: string) => boolean) | undefined;
+const skipped: string[] = [];
+
+/** `--steps 1,2,8-12`: which steps run, for working on some of them (each step relies on the state the ones before leave). */
+function stepSelection(list: string): (label: string) => boolean {
+    const ranges = list.split(",").map((part) => {
+        const [from, to = from] = part.trim().split("-").map(Number);
+        if (!Number.isInteger(from) || !Number.isInteger(to)) throw new Error(`--steps: ${list} is not a list of step numbers and ranges such as 1,2,8-12`);
+        return [from, to] as const;
+    });
+    return (label) => ranges.some(([from, to]) => parseInt(label, 10) >= from && parseInt(label, 10) <= to);
+}
+
 async function step(name: string, body: (saw: Record<string, unknown>) => Promise<void>): Promise<boolean> {
+    if (selected !== undefined && !selected(name.split(".")[0])) {
+        skipped.push(name);
+        return true;
+    }
     const saw: Record<string, unknown> = {};
     const start = Date.now();
     process.stdout.write(`\n== ${name}\n`);
@@ -193,6 +212,21 @@ async function inside(state: SimState): Promise<void> {
             await load;
         }
     };
+
+    /** Each cluster's network gateway pods, once all of them (at least the default two) listen on 15443. */
+    const gatewaysServe = (clusters: readonly SimCluster[]) =>
+        Promise.all(clusters.map((c) => eventually(async () => {
+            const seen = await gatewaysListening(state, c);
+            assert.ok(seen.running >= NETWORK_GATEWAY_REPLICAS && seen.listening === seen.running, `${c.name}'s gateway pods: ${JSON.stringify(seen)}`);
+            return seen;
+        })));
+    /** The istiod every running sample pod's agent on `clusters` dials, once each has dialed `address`. */
+    const agentsDial = (clusters: readonly SimCluster[], address: string) =>
+        Promise.all(clusters.map((c) => eventually(async () => {
+            const addresses = await discoveryAddresses(state, c);
+            assert.ok(addresses.length > 0 && addresses.every((a) => a === address), `${c.name}: the agents dial ${address}: ${addresses.join(", ")}`);
+            return addresses;
+        })));
 
     /** What the state holds: how many resources, the pending operations (`<type> <name>`). */
     const stateOf = async (st: Stack) => {
@@ -606,7 +640,7 @@ async function inside(state: SimState): Promise<void> {
 
     // The canary upgrade, between the two Istio versions the toolchain built (newest first).
     const [NEW, OLD] = state.istioVersions;
-    const [newRev, oldRev] = [revisionNameOf(NEW), revisionNameOf(OLD)];
+    const newRev = revisionNameOf(NEW);
     await step("7f. pulumi up from empty interrupted by Ctrl-C while Helm installs: no lock, no pending operation, the release marked failed; the next pulumi up converges (README: Recovering from an interrupted up)", async (saw) => {
         assert.equal((await stack.destroy(options)).summary.result, "succeeded");
         const start = Date.now();
@@ -674,32 +708,40 @@ async function inside(state: SimState): Promise<void> {
     };
     const named = (ops: Record<string, string>, op: string) => Object.keys(ops).filter((n) => ops[n] === op).sort();
     const onEvery = (...roles: string[]) => all.flatMap((c) => roles.map((r) => `${c.name}-${r}`)).sort();
-    const oldPieces = [`${primary.name}-cluster-aware-routing-mesh-networks-${oldRev}`, `${primary.name}-istiod-vs-${oldRev}`, ...onEvery(`istiod-${oldRev}`)].sort();
+    // The control plane without revision: its objects carry no suffix.
+    const oldPieces = [`${primary.name}-cluster-aware-routing-mesh-networks`, `${primary.name}-istiod-vs`, ...onEvery("istiod")].sort();
+    /** Where proxies injected by the control plane without revision dial, and the revision its injector writes in their status. */
+    const [UNREVISIONED_DISCOVERY, UNREVISIONED_INJECTOR] = ["istiod.istio-system.svc:15012", "default"];
     const newPieces = [`${primary.name}-cluster-aware-routing-mesh-networks-${newRev}`, `${primary.name}-istiod-vs-${newRev}`, ...onEvery(`istiod-${newRev}`)].sort();
     const expectedEndpoints = async () => [`${await podIp(primary, "v1")}:5000`, `${await gatewayAddress(state, remote1)}:15443`, `${await gatewayAddress(state, remote2)}:15443`];
 
-    await step("8. pulumi destroy removes everything; then pulumi up from empty (two remotes) converges again, on a revision of the older Istio, with the CA from files (ca.source: files; until here the generated default)", async (saw) => {
+    await step("8. pulumi destroy removes everything; then pulumi up from empty (two remotes) converges again, on the older Istio without revisions (istio.version), with the CA from files (ca.source: files; until here the generated default)", async (saw) => {
         const destroyStart = Date.now();
         const destroyed = await stack.destroy(options);
         saw.destroySeconds = (Date.now() - destroyStart) / 1000;
         assert.equal(destroyed.summary.result, "succeeded");
         saw.leftovers = await nothingLeft();
-        writeStackFile(state, all, { istio: { revisions: [{ version: OLD }] }, sampleVersions, ca: "files" });
+        writeStackFile(state, all, { istio: { version: OLD }, sampleVersions, ca: "files" });
         const start = Date.now();
         const up = await stack.up(options);
         saw.reinstallTwoRemotesSeconds = (Date.now() - start) / 1000;
         assert.equal(up.summary.result, "succeeded");
-        assert.deepEqual([up.outputs.revisions.value, up.outputs.defaultRevision.value], [[{ name: oldRev, version: OLD }], oldRev]);
+        assert.deepEqual([up.outputs.istioVersion?.value, up.outputs.revisions?.value, up.outputs.defaultRevision?.value], [OLD, [], undefined]);
         saw.memoryMiB = environmentMemoryMiB(NETNS);
-        saw.endpoints = await helloEndpoints(await expectedEndpoints(), oldRev);
+        saw.endpoints = await helloEndpoints(await expectedEndpoints());
+        saw.discoveryAddresses = await agentsDial([primary, remote1], UNREVISIONED_DISCOVERY);
+        // The gateways' autoscalers add their second pod after the release is installed.
+        saw.gateways = await gatewaysServe(all);
         // v2 on both remotes: answers come through each remote's gateway.
         saw.traffic = await traffic(30, all, [remote1, remote2]);
     });
 
-    const withBoth = (defaultRevision: string) => ({ revisions: [{ version: OLD }, { version: NEW }], defaultRevision, baseVersion: NEW });
+    // The canary from an install without revisions (README, "Upgrade Istio by revision"): that control
+    // plane stays as the revision "" until the last step, so the proxies it serves never lose it.
+    const withBoth = (defaultRevision: string) => ({ revisions: [{ name: "", version: OLD }, { version: NEW }], defaultRevision, baseVersion: NEW });
 
-    await step(`9. upgrade 1/3, add ${NEW}: the preview adds only its control plane and remote pieces (and moves base); both istiods serve`, async (saw) => {
-        writeStackFile(state, all, { istio: withBoth(oldRev), sampleVersions, ca: "files" });
+    await step(`9. upgrade 1/3, add ${NEW} beside the control plane without revision: the preview adds only its control plane and remote pieces (and moves base); both istiods serve, with requests flowing`, async (saw) => {
+        writeStackFile(state, all, { istio: withBoth(""), sampleVersions, ca: "files" });
         const ops = await previewOps();
         saw.preview = ops;
         assert.deepEqual(named(ops, "create"), newPieces);
@@ -709,22 +751,37 @@ async function inside(state: SimState): Promise<void> {
         assert.equal(up.summary.result, "succeeded");
         saw.trafficDuringUpdate = during;
         assert.equal(during.failed, 0, `no request failed while the new revision was added (${during.sent} sent)`);
-        for (const revision of [oldRev, newRev]) {
-            saw[`clusters ${revision}`] = await istiodSees(remote2, true, revision);
-            saw[`endpoints ${revision}`] = await helloEndpoints(await expectedEndpoints(), revision);
+        for (const revision of ["", newRev]) {
+            saw[`clusters ${revision || "without revision"}`] = await istiodSees(remote2, true, revision);
+            saw[`endpoints ${revision || "without revision"}`] = await helloEndpoints(await expectedEndpoints(), revision);
         }
         const pods = await samplePods(state, remote1);
         saw.v2InjectedBy = pods.map((p) => p.revision);
-        assert.ok(pods.every((p) => p.revision === oldRev), "running workloads stay on the old revision");
+        assert.ok(pods.every((p) => p.revision === UNREVISIONED_INJECTOR), "running workloads stay on the control plane without revision");
     });
 
-    await step(`10. upgrade 2/3, default to ${newRev}: the preview changes only the tag, base and the gateways; restarted pods are injected by ${newRev}`, async (saw) => {
+    await step(`10. upgrade 2/3, default to ${newRev}: the preview adds the default tag and changes base, istiod without revision (its webhooks handed to the tag) and the gateways; running proxies keep their istiod; restarted pods are injected by ${newRev}`, async (saw) => {
         writeStackFile(state, all, { istio: withBoth(newRev), sampleVersions, ca: "files" });
         const ops = await previewOps();
         saw.preview = ops;
-        assert.deepEqual(Object.entries(ops).filter(([, op]) => op !== "update"), []);
-        assert.deepEqual(named(ops, "update"), onEvery("base", "network-gateway", "revision-tag-default"));
-        assert.equal((await stack.up(options)).summary.result, "succeeded");
+        assert.deepEqual(named(ops, "create"), onEvery("revision-tag-default"));
+        // The mesh networks of istiod without revision are re-applied after its Helm upgrade rewrites its ConfigMap.
+        assert.deepEqual(named(ops, "update"), [...onEvery("base", "istiod", "network-gateway"), `${primary.name}-cluster-aware-routing-mesh-networks`].sort());
+        assert.deepEqual(Object.keys(ops).length, 4 * all.length + 1, "nothing replaced or deleted");
+        const [up, during] = await trafficDuring(() => stack.up(options));
+        assert.equal(up.summary.result, "succeeded");
+        saw.trafficDuringUpdate = during;
+        assert.equal(during.failed, 0, `no request failed while the default moved and the gateways restarted (${during.sent} sent): ${JSON.stringify(during)}`);
+        // One injector per cluster: the tag, not the unrevisioned istiod's own webhook.
+        saw.injectors = await Promise.all(all.map(async (c) => {
+            const found = (await revisionObjects(state, c, "default")).filter((o) => o.startsWith("MutatingWebhookConfiguration"));
+            assert.deepEqual(found, [], `${c.name}: istiod without revision still has its webhooks`);
+            return found;
+        }));
+        // The proxies not yet restarted are still served by istiod without revision: configuration and certificates.
+        saw.discoveryAddressesBeforeRestart = await agentsDial([primary, remote1], UNREVISIONED_DISCOVERY);
+        saw.endpointsWithoutRevision = await helloEndpoints(await expectedEndpoints());
+        saw.trafficBeforeRestart = await traffic(20, all, [remote1, remote2]);
         // Restart the workloads (a kubelet-less rollout: delete the pods; their ReplicaSets make new ones).
         for (const c of [primary, remote1]) {
             const core = kubeConfigOf(state, c).makeApiClient(CoreV1Api);
@@ -751,10 +808,7 @@ async function inside(state: SimState): Promise<void> {
         });
         saw.endpoints = await helloEndpoints(await expectedEndpoints(), newRev);
         // Pods injected by the new revision got their certificates and configuration from its istiod, and still reach both versions.
-        saw.discoveryAddresses = await Promise.all([primary, remote1].map((c) => discoveryAddresses(state, c)));
-        for (const addresses of saw.discoveryAddresses as string[][]) {
-            assert.ok(addresses.length > 0 && addresses.every((a) => a === `istiod-${newRev}.istio-system.svc:15012`), `the agents dial the new revision's istiod: ${addresses.join(", ")}`);
-        }
+        saw.discoveryAddresses = await agentsDial([primary, remote1], `istiod-${newRev}.istio-system.svc:15012`);
         const root = await meshRoot();
         for (const c of [primary, remote1]) {
             // Once each restarted pod's agent has its certificate (the pods were just made).
@@ -767,7 +821,7 @@ async function inside(state: SimState): Promise<void> {
         saw.traffic = await traffic(30, all, [remote1, remote2]);
     });
 
-    await step(`11. upgrade 3/3, remove ${oldRev}: the preview removes exactly its pieces; nothing of it is left`, async (saw) => {
+    await step("11. upgrade 3/3, remove the control plane without revision: the preview removes exactly its pieces; nothing of it is left, with requests flowing", async (saw) => {
         writeStackFile(state, all, { istio: { revisions: [{ version: NEW }] }, sampleVersions, ca: "files" });
         const ops = await previewOps();
         saw.preview = ops;
@@ -775,22 +829,24 @@ async function inside(state: SimState): Promise<void> {
         const [up, during] = await trafficDuring(() => stack.up(options));
         assert.equal(up.summary.result, "succeeded");
         saw.trafficDuringUpdate = during;
-        assert.equal(during.failed, 0, `no request failed while the old revision was removed (${during.sent} sent)`);
+        assert.equal(during.failed, 0, `no request failed while the old control plane was removed (${during.sent} sent)`);
         saw.left = await Promise.all(all.map((c) => eventually(async () => {
-            const left = await revisionObjects(state, c, oldRev);
+            const left = await revisionObjects(state, c, "default");
             assert.deepEqual(left, [], `${c.name} still has ${left.join(", ")}`);
             return left;
         })));
-        await assert.rejects(istiodAddress(state, oldRev), "no istiod of the old revision runs");
+        await assert.rejects(istiodAddress(state, ""), "no istiod without revision runs");
         saw.endpoints = await helloEndpoints(await expectedEndpoints(), newRev);
     });
 
-    await step("12. rollback of step 3 (the old revision back), then pulumi destroy with two revisions leaves nothing; a reinstall converges", async (saw) => {
+    await step("12. rollback of step 3 (the control plane without revision back, its webhooks left to the tag), then pulumi destroy with two control planes leaves nothing; a reinstall converges", async (saw) => {
         writeStackFile(state, all, { istio: withBoth(newRev), sampleVersions, ca: "files" });
         const ops = await previewOps();
         assert.deepEqual([named(ops, "create"), Object.keys(ops).length], [oldPieces, oldPieces.length]);
         assert.equal((await stack.up(options)).summary.result, "succeeded");
-        saw.clusters = await istiodSees(remote2, true, oldRev);
+        saw.clusters = await istiodSees(remote2, true, "");
+        saw.injectors = await Promise.all(all.map(async (c) => (await revisionObjects(state, c, "default")).filter((o) => o.startsWith("MutatingWebhookConfiguration"))));
+        assert.deepEqual(saw.injectors, all.map(() => []), "istiod without revision renders no webhooks while the tag is the default");
         const destroyed = await stack.destroy(options);
         assert.equal(destroyed.summary.result, "succeeded");
         saw.leftovers = await nothingLeft();
@@ -803,19 +859,27 @@ async function inside(state: SimState): Promise<void> {
 async function main(): Promise<number> {
     const { values } = parseCommandLine({
         usage: [
-            "usage: npm run e2e [-- --keep]",
+            "usage: npm run e2e [-- --keep] [--steps LIST]",
             "  The program run for real on a simulated environment of its own (one primary, two remotes; Linux,",
             "  root, Go): every step asserted, a report in .e2e/report.json, logs in .sim/logs.",
             "  --keep        leave the environment up afterwards (npm run sim -- down removes it)",
+            "  --steps LIST  run only these steps, e.g. 1,2,8-12 (a number takes its lettered steps too;",
+            "                each step relies on what the ones before it leave): for working on some of them",
             "  -h, --help    this text",
         ].join("\n"),
-        options: { keep: { type: "boolean" }, "bin-dir": { type: "string" } },
+        options: { keep: { type: "boolean" }, steps: { type: "string" }, "bin-dir": { type: "string" } },
     });
+    if (typeof values.steps === "string") selected = stepSelection(values.steps);
     if (!inNamespace()) {
         if (hasState()) down();
         const started = Date.now();
         const binDir = await prepare();
-        const code = reexecInNamespace(__filename, ["--bin-dir", binDir, ...(values.keep ? ["--keep"] : [])]);
+        const code = reexecInNamespace(__filename, [
+            "--bin-dir",
+            binDir,
+            ...(values.keep ? ["--keep"] : []),
+            ...(typeof values.steps === "string" ? ["--steps", values.steps] : []),
+        ]);
         if (!values.keep) down();
         console.log(`e2e: environment ${values.keep ? "kept (npm run sim -- down removes it)" : "removed"}; ${Math.round((Date.now() - started) / 1000)} s in all`);
         return code;
@@ -828,9 +892,9 @@ async function main(): Promise<number> {
     const failed = results.length - passed;
     const reportDir = path.join(ROOT, ".e2e");
     fs.mkdirSync(reportDir, { recursive: true });
-    fs.writeFileSync(path.join(reportDir, "report.json"), JSON.stringify({ at: new Date().toISOString(), passed, failed, steps: results }, null, 2));
+    fs.writeFileSync(path.join(reportDir, "report.json"), JSON.stringify({ at: new Date().toISOString(), passed, failed, skipped, steps: results }, null, 2));
     console.log(`\nreport: .e2e/report.json; logs: .sim/logs (istiod, supervisor, pulumi)`);
-    console.log(`e2e: ${passed} passed, ${failed} failed`);
+    console.log(`e2e: ${passed} passed, ${failed} failed${skipped.length > 0 ? `, ${skipped.length} skipped (--steps)` : ""}`);
     return failed === 0 ? 0 : 1;
 }
 

@@ -41,6 +41,15 @@ describe("stack configuration", () => {
             assert.deepEqual(two.istio.revisions, [{ name: "1-29-2", version: "1.29.2" }, { name: "stable", version: "1.30.3" }]);
             assert.deepEqual([two.istio.defaultRevision, two.istio.version, two.sample.revision], ["stable", "1.30.3", "1-29-2"]);
         });
+        it('takes the install without revisions as the revision "" beside a canary, as the default or not', () => {
+            for (const defaultRevision of ["", "1-30-3"]) {
+                const istio = loadStackConfig(
+                    stackConfig(1, { istio: { revisions: [{ name: "", version: "1.29.2" }, { version: "1.30.3" }], defaultRevision, baseVersion: "1.30.3" } }),
+                ).istio;
+                assert.deepEqual(istio.revisions, [{ name: "", version: "1.29.2" }, { name: "1-30-3", version: "1.30.3" }]);
+                assert.deepEqual([istio.defaultRevision, istio.version], [defaultRevision, defaultRevision === "" ? "1.29.2" : "1.30.3"]);
+            }
+        });
         it("fills in the documented defaults", () => {
             const config = loadStackConfig(stackConfig(1));
             assert.deepEqual(config.istio, {
@@ -198,7 +207,7 @@ describe("stack configuration", () => {
                 stackConfig(1, {
                     istio: { version: "1.30.3", baseVersion: "1.30.3", revisions: [{ version: "1.29.2", name: "default" }, { version: "1.30.3", name: "canary" }, { version: "1.30.3", name: "canary" }] },
                 }), [
-                'istio.revisions[0].name: expected a revision name (a DNS-1123 label of at most 46 characters, not "default"), found "default"',
+                'istio.revisions[0].name: expected a revision name (a DNS-1123 label of at most 46 characters, not "default"), or "" for the control plane installed without a revision (istio.version), found "default"',
                 "istio.version: expected no version when istio.revisions is set (each revision names its version), found \"1.30.3\"",
                 "istio.revisions[2].name: expected a name no other revision has (istio.revisions[1] has canary), found \"canary\"",
                 "istio.revisions[2].version: expected a version no other revision has (istio.revisions[1] has 1.30.3), found \"1.30.3\"",
@@ -209,7 +218,12 @@ describe("stack configuration", () => {
                 "istio.revisions[1].version: expected an Istio release version of at least 1.26.0, found \"1.25.0\"",
                 'istio.revisions[0].name: expected a revision name (a DNS-1123 label of at most 46 characters, not "default"); the version\'s "1-31-0-RC-1" is not one, so give a name, found nothing',
                 "istio.defaultRevision: expected one of the revisions: 1-31-0-RC-1, old, found \"1-30-3\"",
-                "sample.revision: expected one of the revisions: 1-31-0-RC-1, old, found \"stable\"",
+                "sample.revision: expected one of the revisions: 1-31-0-RC-1, old (unset: the default), found \"stable\"",
+            ]],
+            ['two installs without revisions, and a sample pinned to the one without revision', () =>
+                stackConfig(1, { istio: { revisions: [{ version: "1.29.2", name: "" }, { version: "1.30.3", name: "" }], baseVersion: "1.30.3" }, sample: { revision: "" } }), [
+                'istio.revisions[1].name: expected a name no other revision has (istio.revisions[0] has ""), found ""',
+                'sample.revision: expected unset for the default ("" is not a revision to pin to), found ""',
             ]],
             ["several revisions without the base chart's version", () =>
                 stackConfig(1, { istio: { revisions: [{ version: "1.29.2" }, { version: "1.30.5" }], defaultRevision: "1-29-2" } }), [

@@ -5,7 +5,7 @@ import { loadStackConfig } from "../lib/config";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { missingChartKeys } from "../sim/checks";
+import { missingChartKeys, processGroup } from "../sim/checks";
 import { isStartable, istiodBinary, istiodProcess } from "../sim/istiod";
 import { HOST_ADDRESS, LOCAL_RANGE, apiServerAtHostAddress, clusterPlan, kwokctlConfigYaml, loadBalancerAddress, nodeManifest, stackConfigYaml } from "../sim/topology";
 import { kubeconfigText, useFixtureKubeconfig } from "./support";
@@ -144,7 +144,7 @@ describe("the simulated environment (npm run sim)", () => {
         // Read by the templates only: the budget as a whole, loadBalancerClass by hasKey (commented out in values.yaml).
         fs.writeFileSync(path.join(templates, "t.yaml"), '{{- with .Values.podDisruptionBudget }}{{ toYaml . }}{{ end }}\n{{- if hasKey .Values.service "loadBalancerClass" }}x{{ end }}\n');
         const istiod = {
-            global: { hub: "", meshID: "", multiCluster: { clusterName: "" }, network: "", externalIstiod: false, configCluster: false, remotePilotAddress: "" },
+            global: { hub: "", meshID: "", multiCluster: { clusterName: "" }, network: "", externalIstiod: false, configCluster: false, remotePilotAddress: "", operatorManageWebhooks: false },
             istiodRemote: { injectionPath: "/inject" },
             meshConfig: {},
             revision: "",
@@ -164,5 +164,21 @@ describe("the simulated environment (npm run sim)", () => {
             "gateway: podDisruptionBudget.minAvailable",
             "gateway: service.loadBalancerClass",
         ]);
+    });
+
+    it("tells the benchmark's process groups apart by their command line (where an up's CPU time goes)", () => {
+        const cases: [string[], number, string][] = [
+            [["/root/.cache/istio-multicluster-sim/current/pulumi", "up"], 1, "pulumi engine (CLI)"],
+            [["/x/pulumi-resource-kubernetes", "--logtostderr"], 1, "kubernetes provider (and Helm)"],
+            [["/x/bin/kubernetes-v1.36.3/kube-apiserver", "--etcd-servers=x"], 1, "API servers (etcd, apiserver, controller-manager, scheduler)"],
+            [["/x/pilot-discovery-1.31.0-dev.20260423", "discovery"], 1, "istiod"],
+            [["/x/.sim/images/pilot-agent-1733000000000", "proxy", "sidecar"], 1, "pilot-agent (data plane)"],
+            [["/x/.sim/images/envoy-stand-in-1733000000000"], 1, "Envoy stand-in and echo apps (data plane)"],
+            [["node", "/x/node_modules/@pulumi/pulumi/cmd/run-policy-pack/index.js"], 1, "policy pack"],
+            [["node", "/x/ts-node", "sim/supervisor.ts"], 1, "sim supervisor (kubelet, kube-proxy stand-ins)"],
+            [["node", "/x/ts-node", "sim/bench.ts", "--one", "2"], 42, "program (inline) and the benchmark"],
+            [["node", "/x/something-else.js"], 1, "other (node)"],
+        ];
+        for (const [argv, pid, group] of cases) assert.equal(processGroup(argv, 42, pid), group, argv.join(" "));
     });
 });

@@ -153,3 +153,83 @@ describe("upgrading Istio by revision (the plan of each step)", () => {
         assert.equal(plan(1).outputs.istioVersion, "1.29.2");
     });
 });
+
+/**
+ * The canary from an install without revisions (`istio.version`), as the README documents it: the
+ * control plane without revision stays as the revision named "" while the new one is added and the
+ * default moved, and goes last. Nothing of it is replaced on the way, so the proxies it serves keep
+ * dialing `istiod.istio-system.svc:15012` until they are restarted.
+ */
+const UNREVISIONED = { name: "", version: OLD.version };
+const FROM_UNREVISIONED: Record<string, unknown>[] = [
+    { version: OLD.version },
+    { revisions: [UNREVISIONED, NEW], defaultRevision: "", baseVersion: NEW.version },
+    { revisions: [UNREVISIONED, NEW], defaultRevision: "1-30-3", baseVersion: NEW.version },
+    { revisions: [NEW] },
+];
+
+describe("upgrading Istio by revision from an install without revisions (the plan of each step)", () => {
+    type ProgramPlan = Awaited<ReturnType<typeof planProgram>>;
+    const plans = new Map<string, ProgramPlan>();
+    const plan = (step: number, remotes = 2) => plans.get(`${step}/${remotes}`) as ProgramPlan;
+    before(async () => {
+        useFixtureKubeconfig();
+        for (const remotes of [1, 2, 3]) {
+            for (const [step, istio] of FROM_UNREVISIONED.entries()) plans.set(`${step}/${remotes}`, await planProgram(stackConfig(remotes, { istio })));
+        }
+    });
+
+    it("listing the install without revisions as the revision \"\" changes nothing", async () => {
+        const listed = await planProgram(stackConfig(2, { istio: { revisions: [UNREVISIONED] } }));
+        assert.deepEqual(planDiff(plan(0), listed), { added: [], changed: [], removed: [] });
+        assert.deepEqual([listed.outputs.revisions, listed.outputs.defaultRevision], [plan(0).outputs.revisions, plan(0).outputs.defaultRevision]);
+    });
+
+    it("step 1 adds the new control plane beside the one without revision, which keeps its own webhooks and stays the default (no tag)", () => {
+        const { added, changed, removed } = planDiff(plan(0), plan(1));
+        assert.deepEqual(removed, []);
+        assert.deepEqual(added, ["cluster1-cluster-aware-routing-mesh-networks-1-30-3", "cluster1-istiod-vs-1-30-3", ...everywhere(2, "istiod-1-30-3")].sort());
+        assert.deepEqual(changed, everywhere(2, "base").sort());
+        assert.ok(!plan(1).resources.some((r) => r.name.endsWith("-revision-tag-default")), "no default tag while the default has no revision");
+    });
+
+    it("step 2 adds the default tag, hands it the unrevisioned istiod's injection only once it exists, and moves the gateways and the default validator", () => {
+        const { added, changed, removed } = planDiff(plan(1), plan(2));
+        assert.deepEqual(removed, []);
+        assert.deepEqual(added, everywhere(2, "revision-tag-default").sort());
+        assert.deepEqual(changed, everywhere(2, "base", "istiod", "network-gateway").sort());
+        const find = (name: string) => plan(2).resources.find((r) => r.name === name) as PlannedResource;
+        for (const cluster of ["cluster1", "cluster2", "cluster3"]) {
+            const istiod = find(`${cluster}-istiod`);
+            const tag = find(`${cluster}-revision-tag-default`);
+            assert.deepEqual((istiod.inputs.values as { global: Record<string, unknown> }).global.operatorManageWebhooks, true, `${cluster}: istiod without revision still renders its own webhooks beside the tag`);
+            assert.ok(istiod.dependencies.includes(tag.urn), `${cluster}: istiod without revision would drop its webhooks before the tag exists`);
+            const webhooks = tag.inputs.webhooks as { clientConfig: { service: { name: string } } }[];
+            assert.deepEqual(new Set(webhooks.map((w) => w.clientConfig.service.name)), new Set(["istiod-1-30-3"]), cluster);
+        }
+        // Before the move, the unrevisioned istiod renders its webhooks as it always did.
+        const before = plan(1).resources.find((r) => r.name === "cluster1-istiod") as PlannedResource;
+        assert.equal((before.inputs.values as { global: Record<string, unknown> }).global.operatorManageWebhooks, undefined);
+    });
+
+    it("step 3 removes exactly the control plane without revision: istiod, its VirtualService and mesh networks on the primary, istiod on every remote", () => {
+        const { added, changed, removed } = planDiff(plan(2), plan(3));
+        assert.deepEqual([added, changed], [[], []]);
+        assert.deepEqual(removed, ["cluster1-cluster-aware-routing-mesh-networks", "cluster1-istiod-vs", ...everywhere(2, "istiod")].sort());
+    });
+
+    it("rolls back each step by undoing exactly what it did", () => {
+        for (const step of [1, 2, 3]) {
+            const forward = planDiff(plan(step - 1), plan(step));
+            const back = planDiff(plan(step), plan(step - 1));
+            assert.deepEqual(back, { added: forward.removed, changed: forward.changed, removed: forward.added }, `step ${step}`);
+        }
+    });
+
+    it("keeps the longest dependency chain independent of the number of remotes at every step", () => {
+        for (const step of FROM_UNREVISIONED.keys()) {
+            const lengths = [1, 2, 3].map((remotes) => longestChain(plan(step, remotes)));
+            assert.deepEqual(lengths, [lengths[0], lengths[0], lengths[0]], `step ${step}`);
+        }
+    });
+});

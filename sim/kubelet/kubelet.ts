@@ -19,7 +19,7 @@ import * as path from "node:path";
 import type { CoreV1Api, V1Container, V1Pod, V1Service, V1Volume } from "@kubernetes/client-node";
 import type { SimCluster } from "../topology";
 import { Containers } from "./containers";
-import { binaryForImage, containerEnv, containerUser, downwardApiFile, expand, hostsFile, istioProxy, resolvConf, runsHere, standInFor } from "./pod-spec";
+import { binaryForImage, containerEnv, containerLogFile, containerUser, downwardApiFile, expand, hostsFile, istioProxy, resolvConf, runsHere, standInFor } from "./pod-spec";
 
 /** The prefix of every pod's network namespace (`down` removes them all). */
 export const POD_NETNS_PREFIX = "istio-mc-pod-";
@@ -266,7 +266,7 @@ export class Kubelet {
     }
 
     private spawnInPod(sandbox: Sandbox, container: string, user: number, group: number, argv: string[], env: Record<string, string>) {
-        const logFile = path.join(this.dirs.logs, "pods", this.cluster.name, `${sandbox.pod.replace("/", "_")}_${container}.log`);
+        const logFile = containerLogFile(this.dirs.logs, this.cluster.name, sandbox.pod, container);
         fs.mkdirSync(path.dirname(logFile), { recursive: true });
         const out = fs.openSync(logFile, "a");
         const child = spawn("ip", inPod(sandbox.netns, user, group, argv), {

@@ -4,6 +4,7 @@
  * pod's /etc/hosts and /etc/resolv.conf, and which of the environment's stand-ins runs for each
  * container.
  */
+import * as path from "node:path";
 import type { V1Container, V1EnvVar, V1Pod, V1Service } from "@kubernetes/client-node";
 
 /** The value of a `fieldRef` from the pod (undefined: not one a kubelet fills from what we have). */
@@ -128,4 +129,9 @@ export function runsHere(pod: V1Pod): boolean {
     const running = pod.status?.phase === "Running" && Boolean(pod.status.podIP) && !pod.metadata?.deletionTimestamp;
     const istiod = pod.spec?.containers.some((c) => c.name === "discovery") === true;
     return running && !istiod && (istioProxy(pod) !== undefined || pod.spec?.containers.some((c) => standInFor(c).kind !== "none") === true);
+}
+
+/** Where the kubelet stand-in writes a container's output: `<logs>/pods/<cluster>/<namespace>_<pod>_<container>.log` (appended to). */
+export function containerLogFile(logs: string, cluster: string, pod: string, container: string): string {
+    return path.join(logs, "pods", cluster, `${pod.replace("/", "_")}_${container}.log`);
 }
