@@ -170,7 +170,7 @@ describe("the simulated environment (npm run sim)", () => {
         const cases: [string[], number, string][] = [
             [["/root/.cache/istio-multicluster-sim/current/pulumi", "up"], 1, "pulumi engine (CLI)"],
             [["/x/pulumi-resource-kubernetes", "--logtostderr"], 1, "kubernetes provider (and Helm)"],
-            [["/x/bin/kubernetes-v1.36.3/kube-apiserver", "--etcd-servers=x"], 1, "API servers (etcd, apiserver, controller-manager, scheduler)"],
+            [["/x/bin/kubernetes-v1.36.3/kube-apiserver", "--etcd-servers=x"], 1, "API servers: kube-apiserver"],
             [["/x/pilot-discovery-1.31.0-dev.20260423", "discovery"], 1, "istiod"],
             [["/x/.sim/images/pilot-agent-1733000000000", "proxy", "sidecar"], 1, "pilot-agent (data plane)"],
             [["/x/.sim/images/envoy-stand-in-1733000000000"], 1, "Envoy stand-in and echo apps (data plane)"],
