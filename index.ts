@@ -14,7 +14,7 @@ import { hasRevisions } from "./lib/revisions";
 
 // Validate everything before declaring anything: a bad config throws here with every problem listed.
 const config = loadStackConfig(pulumi.runtime.allConfig());
-const clusters = [config.primary, ...config.remotes];
+const clusters = [...config.primaries, ...config.remotes];
 const source = config.istio;
 
 // Secrets are updated in place (enableSecretMutable): by default the provider replaces a Secret whose
@@ -28,9 +28,10 @@ const providers = new Map(
 );
 const providerOf = (name: string) => providers.get(name) as k8s.Provider;
 
-// CA key material only where istiod runs (the primary): remotes' workloads are signed there.
+// CA key material only where istiod runs (the primaries, each an intermediate under the one root):
+// remotes' workloads are signed by their primary.
 const { directory } = config.ca;
-const signers = [config.primary];
+const signers = config.primaries;
 const cacerts =
     directory !== undefined && config.ca.source === "files"
         ? Object.fromEntries(signers.map((c) => [c.name, readCaCertsFiles(directory, c.name)]))
@@ -51,11 +52,20 @@ const clusterArgs = (c: ClusterConfig): IstioClusterArgs => ({
     chartValues: source.values,
 });
 
-const primary = new IstioPrimary(
-    config.primary.name,
-    { ...clusterArgs(config.primary), caCerts: cacerts[config.primary.name], protectCaCerts: config.protect.ca, istiod: source.istiod },
-    { provider: providerOf(config.primary.name) },
+const primaries = new Map(
+    config.primaries.map((p) => [
+        p.name,
+        new IstioPrimary(
+            p.name,
+            { ...clusterArgs(p), caCerts: cacerts[p.name], protectCaCerts: config.protect.ca, istiod: source.istiod },
+            { provider: providerOf(p.name) },
+        ),
+    ]),
 );
+const primaryOf = (name: string) => primaries.get(name) as IstioPrimary;
+const referenceOf = (name: string) => primaryOf(name).reference();
+/** The primaries but `name`: with several, each watches every other cluster of the mesh. */
+const primariesBut = (name: string) => config.primaries.filter((p) => p.name !== name).map((p) => referenceOf(p.name));
 
 const remotes = config.remotes.map(
     (r) =>
@@ -66,35 +76,45 @@ const remotes = config.remotes.map(
                 protectRemoteSecret: config.protect.remoteSecrets,
                 tokenRotation: r.tokenRotation,
                 apiServer: r.apiServer,
-                primary: {
-                    clusterName: config.primary.name,
-                    provider: providerOf(config.primary.name),
-                    namespace: primary.namespace,
-                    discoveryAddresses: primary.discoveryAddresses,
-                },
+                primary: referenceOf(r.primary),
+                otherPrimaries: primariesBut(r.primary),
             },
             { provider: providerOf(r.name) },
         ),
 );
 
-/** Each cluster with its component, primary first. */
+// Multi-primary: every primary is watched by the others (one reader token each, a remote secret on every other primary).
+const watchedPrimaries =
+    config.primaries.length > 1
+        ? config.primaries.map((p) =>
+              primaryOf(p.name).watchedBy({
+                  apiServer: p.apiServer,
+                  tokenRotation: p.tokenRotation,
+                  protect: config.protect.remoteSecrets,
+                  watchers: primariesBut(p.name),
+              }),
+          )
+        : [];
+
+/** Each cluster with its component, primaries first. */
 const members: { cluster: ClusterConfig; mesh: IstioPrimary | IstioRemote }[] = [
-    { cluster: config.primary, mesh: primary },
+    ...config.primaries.map((p) => ({ cluster: p, mesh: primaryOf(p.name) })),
     ...config.remotes.map((r, i) => ({ cluster: r, mesh: remotes[i] })),
 ];
 
-new ClusterAwareGateway(
-    `${config.primary.name}-cluster-aware-routing`,
-    {
-        namespace: primary.namespace,
-        istiod: primary.istiod,
-        istiods: primary.istiods,
-        networkGateways: members.map(({ cluster, mesh }) =>
-            mesh.gatewayAddress.apply((address) => ({ clusterName: cluster.name, network: cluster.network, address })),
-        ),
-    },
-    { provider: providerOf(config.primary.name) },
+// Every primary's istiod gets the same mesh networks (Istio: if kept, they must be the same in every
+// istiod), naming every network's gateway, and its own cross-network Gateway for its clusters' gateways.
+const networkGateways = members.map(({ cluster, mesh }) =>
+    mesh.gatewayAddress.apply((address) => ({ clusterName: cluster.name, network: cluster.network, address })),
 );
+for (const p of config.primaries) {
+    const primary = primaryOf(p.name);
+    new ClusterAwareGateway(
+        `${p.name}-cluster-aware-routing`,
+        { namespace: primary.namespace, istiod: primary.istiod, istiods: primary.istiods, networkGateways },
+        { provider: providerOf(p.name) },
+    );
+}
 
 // The page's proof: helloworld versions where the stack places them, the curl client on the primary.
 const samples = config.sample.enabled
@@ -105,7 +125,7 @@ const samples = config.sample.enabled
                   {
                       namespace: config.sample.namespace,
                       versions: config.sample.versions[cluster.name] ?? [],
-                      client: cluster === config.primary,
+                      client: cluster.name === config.primary.name,
                       imageHub: source.hub,
                       revision: config.sample.revision,
                       injectionReady: mesh.injectionReadyFor(config.sample.revision),
@@ -119,8 +139,8 @@ const samples = config.sample.enabled
 export const gatewayAddresses = pulumi
     .all(members.map((m) => m.mesh.gatewayAddress))
     .apply((addresses) => Object.fromEntries(members.map((m, i) => [m.cluster.name, addresses[i]])));
-/** The remote secrets istiod watches on the primary. */
-export const remoteSecretNames = pulumi.all(remotes.map((r) => r.remoteSecret.secretName));
+/** The remote secrets the primaries' istiods watch (the remotes', then with several primaries theirs). */
+export const remoteSecretNames = pulumi.all([...remotes.map((r) => r.remoteSecret.secretName), ...watchedPrimaries.map((s) => s.secretName)]);
 /** The Istio release the mesh runs: the default revision's. */
 export const istioVersion = source.version;
 /** The control planes installed side by side (none listed: one control plane without revision). */

@@ -12,6 +12,8 @@ import {
 import { defaultRevisionOf } from "../lib/revisions";
 import { exposeIstiodGateway, exposeIstiodVirtualService, strictPeerAuthentication } from "../lib/istio-config";
 import { type Sizing, hostnameDiscoveryWarning, isIpAddress, primaryIstiodValues } from "../lib/istio-values";
+import type { PrimaryReference } from "./istio-remote";
+import { RemoteSecret } from "./remote-secret";
 
 /**
  * The primary: its identity and charts ({@link IstioClusterArgs}) and the CA its istiod signs with for
@@ -51,6 +53,13 @@ export class IstioPrimary extends pulumi.ComponentResource {
     public readonly discoveryAddresses: ReadonlyMap<string, pulumi.Output<string>>;
     /** The default revision's discovery address (the only one without revisions). */
     public readonly discoveryAddress: pulumi.Output<string>;
+    /** Its names, its cluster's provider, and what its reader token waits for: the account (`base`) and its permissions (istiod). */
+    private readonly cluster: {
+        readonly name: string;
+        readonly clusterName: string;
+        readonly provider?: pulumi.ProviderResource;
+        readonly readerReady: readonly pulumi.Resource[];
+    };
 
     constructor(name: string, args: IstioPrimaryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("istio-multicluster:index:IstioPrimary", name, {}, opts);
@@ -75,6 +84,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
         this.istiods = istiods;
         this.istiod = istiod;
         this.injectionReady = tag ? [this.istiod, tag] : [this.istiod];
+        this.cluster = { name, clusterName: args.clusterName, provider: opts?.provider, readerReady: [system.base, ...istiods.values()] };
 
         const gateway = declareNetworkGateway(
             name,
@@ -109,5 +119,43 @@ export class IstioPrimary extends pulumi.ComponentResource {
     /** What pods pinned to `revision` (`istio.io/rev`) wait for; undefined: the `default` tag. */
     injectionReadyFor(revision: string | undefined): readonly pulumi.Resource[] {
         return revision === undefined ? this.injectionReady : [this.istiods.get(revision) as k8s.helm.v3.Release];
+    }
+
+    /** This primary, as its remotes and the other primaries refer to it. */
+    reference(): PrimaryReference {
+        const { clusterName, provider } = this.cluster;
+        if (provider === undefined) throw new Error(`${clusterName}: IstioPrimary needs its cluster as opts.provider`);
+        return { clusterName, provider, namespace: this.namespace, discoveryAddresses: this.discoveryAddresses };
+    }
+
+    /**
+     * Multi-primary: the other primaries watch this one, as this one watches its remotes — a reader
+     * token here and a remote secret in each watcher's istiod namespace ({@link RemoteSecret}), so that
+     * every istiod knows this cluster's endpoints. Named `${name}-remote-secret`.
+     */
+    watchedBy(args: {
+        /** The https URL the other istiods reach this cluster's API server at. */
+        readonly apiServer: string;
+        /** The other primaries. */
+        readonly watchers: readonly PrimaryReference[];
+        /** Changing it rotates this cluster's reader token, in every watcher's secret before the old one goes. */
+        readonly tokenRotation?: string;
+        /** Protect the secrets and the token from deletion. */
+        readonly protect?: boolean;
+    }): RemoteSecret {
+        const own = this.reference();
+        return new RemoteSecret(
+            `${this.cluster.name}-remote-secret`,
+            {
+                clusterName: own.clusterName,
+                apiServer: args.apiServer,
+                remoteProvider: own.provider,
+                remoteNamespace: this.namespace,
+                readerReady: this.cluster.readerReady,
+                tokenRotation: args.tokenRotation,
+                watchers: args.watchers.map((w) => ({ clusterName: w.clusterName, provider: w.provider, namespace: w.namespace })),
+            },
+            { parent: this, provider: own.provider, protect: args.protect },
+        );
     }
 }

@@ -36,6 +36,12 @@ export interface IstioRemoteArgs extends IstioClusterArgs {
     /** The primary this remote is attached to. */
     readonly primary: PrimaryReference;
     /**
+     * The other primaries of a multi-primary mesh: each watches this remote too (its own copy of the
+     * remote secret), so that every istiod knows every endpoint; none injects or configures it.
+     * @default none
+     */
+    readonly otherPrimaries?: readonly PrimaryReference[];
+    /**
      * Protect the remote secret on the primary from deletion.
      * @default false
      */
@@ -118,7 +124,10 @@ export class IstioRemote extends pulumi.ComponentResource {
                 remoteNamespace: namespace,
                 readerReady: [system.base, ...this.istiods.values()],
                 tokenRotation: args.tokenRotation,
-                namespace: args.primary.namespace,
+                watchers: [
+                    { clusterName: args.primary.clusterName, provider: args.primary.provider, namespace: args.primary.namespace, own: true },
+                    ...(args.otherPrimaries ?? []).map((p) => ({ clusterName: p.clusterName, provider: p.provider, namespace: p.namespace })),
+                ],
             },
             { parent: this, provider: args.primary.provider, protect: args.protectRemoteSecret },
         );

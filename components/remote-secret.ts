@@ -51,20 +51,38 @@ export interface RemoteSecretArgs {
      * secret before the old token is deleted, so istiod never holds a dead token.
      */
     readonly tokenRotation?: string;
-    /** Namespace of istiod on the primary, where the Secret is stored. */
+    /**
+     * The clusters whose istiod watches this one, each getting the Secret `${name}-secret-<cluster>` in
+     * its istiod's namespace: a remote's own primary, and with several primaries every other one. One
+     * reader token serves them all, so a rotation reaches every watcher before the old token goes.
+     */
+    readonly watchers: readonly RemoteSecretWatcher[];
+}
+
+/** A cluster running istiod that watches the cluster of a {@link RemoteSecret}. */
+export interface RemoteSecretWatcher {
+    /** Its Istio cluster name. */
+    readonly clusterName: string;
+    /** Its cluster's provider. */
+    readonly provider: pulumi.ProviderResource;
+    /** Its istiod's namespace (`istio-system`), where the Secret is stored. */
     readonly namespace: pulumi.Input<string>;
+    /** The remote's own primary, whose Secret was `${name}-secret` before there could be several (kept as an alias). */
+    readonly own?: boolean;
 }
 
 /**
- * What `istioctl create-remote-secret` makes, as resources: a long-lived token for the remote's
- * `istio-reader-service-account` (Pulumi waits up to 5 seconds for Kubernetes to fill it in; see
- * the README's "Rotate a remote secret's token"), turned into a kubeconfig
- * and stored on the primary as a Secret labelled `istio/multiCluster: "true"`, which istiod watches to
- * discover the remote's services and endpoints. The Secret lands on `opts.provider` (the primary).
+ * What `istioctl create-remote-secret` makes, as resources: a long-lived token for the watched
+ * cluster's `istio-reader-service-account` (Pulumi waits up to 5 seconds for Kubernetes to fill it
+ * in; see the README's "Rotate a remote secret's token"), turned into a kubeconfig and stored on each
+ * watching primary as a Secret labelled `istio/multiCluster: "true"`, which its istiod watches to
+ * discover the cluster's services and endpoints.
  */
 export class RemoteSecret extends pulumi.ComponentResource {
-    /** Name of the Secret on the primary. */
+    /** Name of the Secret on each watcher (the same on all: `istio-remote-secret-<cluster>`). */
     public readonly secretName: pulumi.Output<string>;
+    /** The Secret on each watcher, in the order of `watchers`. */
+    public readonly secrets: readonly k8s.core.v1.Secret[];
     /** The kubeconfig stored in it (a Pulumi secret). */
     public readonly kubeconfig: pulumi.Output<string>;
 
@@ -102,20 +120,26 @@ export class RemoteSecret extends pulumi.ComponentResource {
             ),
         );
 
-        const secret = new k8s.core.v1.Secret(
-            `${name}-secret`,
-            {
-                metadata: {
-                    name: remoteSecretName(args.clusterName),
-                    namespace: args.namespace,
-                    labels: { "istio/multiCluster": "true" },
-                    annotations: { "networking.istio.io/cluster": args.clusterName },
-                },
-                stringData: { [args.clusterName]: this.kubeconfig },
-            },
-            { parent: this },
+        const secrets = args.watchers.map(
+            (w) =>
+                new k8s.core.v1.Secret(
+                    `${name}-secret-${w.clusterName}`,
+                    {
+                        metadata: {
+                            name: remoteSecretName(args.clusterName),
+                            namespace: w.namespace,
+                            labels: { "istio/multiCluster": "true" },
+                            annotations: { "networking.istio.io/cluster": args.clusterName },
+                        },
+                        stringData: { [args.clusterName]: this.kubeconfig },
+                    },
+                    // Named by watcher, so a remote moved to another primary keeps both Secrets; the own
+                    // primary's was `${name}-secret` before there could be several (an alias: moved, not replaced).
+                    { parent: this, provider: w.provider, aliases: w.own ? [{ name: `${name}-secret` }] : [] },
+                ),
         );
-        this.secretName = secret.metadata.name;
+        this.secrets = secrets;
+        this.secretName = secrets[0].metadata.name;
 
         this.registerOutputs({ secretName: this.secretName });
     }

@@ -63,15 +63,25 @@ export interface ClusterConfig {
     /** Its network gateway's pods and load-balancer Service. */
     readonly gateway: NetworkGatewaySettings;
     /**
-     * Remotes only: any value; changing it rotates the remote's reader token (a new token is in the
-     * remote secret before the old one is deleted).
+     * Any value; changing it rotates the cluster's reader token (a new token is in every remote secret
+     * for it before the old one is deleted). Clusters another istiod watches: remotes, and primaries
+     * when there are several.
      */
     readonly tokenRotation?: string;
 }
 
+/** A remote: a cluster without istiod, attached to one primary. */
+export interface RemoteConfig extends ClusterConfig {
+    /** The primary whose istiod injects and configures its pods (`remotes[].primary`, else the only one). */
+    readonly primary: string;
+}
+
 export interface StackConfig {
+    /** The first primary: `primary`, or the first of `primaries` (the sample's client runs there). */
     readonly primary: ClusterConfig;
-    readonly remotes: readonly ClusterConfig[];
+    /** Every cluster running istiod (one with `primary`); each watches every other cluster of the mesh. */
+    readonly primaries: readonly ClusterConfig[];
+    readonly remotes: readonly RemoteConfig[];
     readonly istio: {
         /** The version of the default revision (the only control plane when there are no revisions). */
         readonly version: string;
@@ -117,10 +127,10 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const VERSION = /^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?$/;
 
-/** A strict object whose unknown-key message names the keys it knows. */
-function known<T extends z.ZodRawShape>(shape: T, what: string) {
+/** A strict object whose unknown-key message names the keys it knows (but `unlisted` ones, which exist to explain themselves). */
+function known<T extends z.ZodRawShape>(shape: T, what: string, unlisted: readonly string[] = []) {
     return z.strictObject(shape, {
-        error: (issue) => (issue.code === "unrecognized_keys" ? `one of ${Object.keys(shape).join(", ")}` : what),
+        error: (issue) => (issue.code === "unrecognized_keys" ? `one of ${Object.keys(shape).filter((k) => !unlisted.includes(k)).join(", ")}` : what),
     });
 }
 
@@ -302,20 +312,33 @@ const clusterShape = {
     gateway: gatewaySchema.optional(),
 };
 
-/** A cluster's fields as the schemas below parse them (a primary never has `tokenRotation`). */
-type ClusterFields = Partial<Record<"context" | "kubeconfig" | "apiServer" | "gatewayAddress" | "tokenRotation", string>> & {
+/** A cluster's fields as the schemas below parse them. */
+type ClusterFields = Partial<Record<"context" | "kubeconfig" | "apiServer" | "gatewayAddress" | "tokenRotation" | "primary", string>> & {
     readonly name: string;
     readonly network: string;
     readonly gateway?: NetworkGatewaySettings;
 };
 
-/** A remote also has a remote secret, whose reader token the user may rotate from the config. */
+const tokenRotation = z
+    .union([z.string().min(1).max(63), z.number()], { error: "a rotation marker: a short string or a number (change it to rotate)" })
+    .transform(String)
+    .optional();
+
+/** A remote also has a remote secret, whose reader token the user may rotate from the config, and names its primary. */
 const remoteShape = {
     ...clusterShape,
-    tokenRotation: z
-        .union([z.string().min(1).max(63), z.number()], { error: "a rotation marker: a short string or a number (change it to rotate)" })
-        .transform(String)
-        .optional(),
+    tokenRotation,
+    primary: dnsLabel("the name of the primary it is attached to").optional(),
+};
+
+/**
+ * One of several primaries: watched by the others, so it has a reader token too. `primary` is
+ * there only to say why not: a primary runs its own istiod.
+ */
+const primariesShape = {
+    ...clusterShape,
+    tokenRotation,
+    primary: z.undefined({ error: "no primary: a primary runs its own istiod (list the cluster under remotes to attach it to a primary)" }).optional(),
 };
 
 /** Where a cluster's kubeconfig comes from, read as kubectl would (lib/kubeconfig.ts). */
@@ -449,12 +472,49 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 /** Checks run on raw input too (`when`), so they report alongside other problems of the same object. */
 const always = { when: (payload: { value: unknown }) => isRecord(payload.value) };
 
+/**
+ * Which clusters run istiod and which are attached to which: `primary` or `primaries` (not both), a
+ * mesh of at least two clusters, each remote's `primary` one of the primaries (required with
+ * several), and no reader token to rotate on a primary nobody watches.
+ */
+function checkTopology(raw: Record<string, unknown>, ctx: z.RefinementCtx): void {
+    const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", path, message });
+    const primaries = Array.isArray(raw.primaries) ? raw.primaries : undefined;
+    const remotes = Array.isArray(raw.remotes) ? raw.remotes : [];
+    if (raw.primary !== undefined && raw.primaries !== undefined) {
+        issue(["primaries"], "either primary (one cluster running istiod) or primaries (several), not both");
+        return;
+    }
+    if (raw.primary === undefined && raw.primaries === undefined) {
+        issue(["primary"], "the cluster running istiod: { name, network, ... } (or primaries: a list of them)");
+        return;
+    }
+    const names = (primaries ?? [raw.primary]).map((p) => (isRecord(p) && typeof p.name === "string" ? p.name : undefined)).filter((n): n is string => n !== undefined);
+    if ((primaries?.length ?? 1) + remotes.length < 2 && (raw.remotes === undefined || Array.isArray(raw.remotes))) {
+        issue(["remotes"], primaries === undefined ? "a non-empty list of clusters" : "a non-empty list of clusters (a mesh of one primary needs a remote)");
+    }
+    remotes.forEach((r, i) => {
+        if (!isRecord(r)) return;
+        if (r.primary === undefined) {
+            if (names.length > 1) issue(["remotes", i, "primary"], `the name of the primary it is attached to, one of ${names.join(", ")} (required with several primaries)`);
+        } else if (typeof r.primary === "string" && !names.includes(r.primary)) {
+            issue(["remotes", i, "primary"], `one of the primaries: ${names.join(", ")}`);
+        }
+    });
+    if (primaries?.length === 1 && isRecord(primaries[0]) && primaries[0].tokenRotation !== undefined) {
+        issue(["primaries", 0, "tokenRotation"], "no tokenRotation on the only primary: no other istiod watches it, so it has no reader token");
+    }
+}
+
 /** The schema of the whole config; cross-cluster checks look at `raw`, the config as the user wrote it. */
 function stackSchema(raw: Record<string, unknown>) {
     const resolve = contextResolver();
-    /** `reached`: another cluster's istiod reaches this one's API server (a remote's, through its remote secret). */
-    const cluster = <S extends typeof clusterShape>(shape: S, what: string, reached: boolean) =>
-        known(shape, what)
+    /**
+     * `reached`: another cluster's istiod reaches this one's API server (through its remote secret);
+     * `unlisted`: keys there only to explain themselves.
+     */
+    const cluster = <S extends typeof clusterShape>(shape: S, what: string, reached: boolean, unlisted: readonly string[] = []) =>
+        known(shape, what, unlisted)
             .superRefine((parsed, ctx) => {
                 const c = parsed as ClusterFields;
                 const r = resolve(c);
@@ -480,15 +540,25 @@ function stackSchema(raw: Record<string, unknown>) {
                     gatewayAddress: c.gatewayAddress,
                     gateway: c.gateway ?? {},
                     ...(c.tokenRotation !== undefined ? { tokenRotation: c.tokenRotation } : {}),
+                    ...(c.primary !== undefined ? { primary: c.primary } : {}),
                 };
             });
+    // With several primaries, each one's API server is reached by the others' istiods.
+    const severalPrimaries = Array.isArray(raw.primaries) && raw.primaries.length > 1;
     const primary = cluster(clusterShape, "a cluster: { name, network, context?, kubeconfig?, apiServer?, gatewayAddress? }", false);
-    const remote = cluster(remoteShape, "a remote: { name, network, context?, kubeconfig?, apiServer?, gatewayAddress?, tokenRotation? }", true);
+    const primaryOfSeveral = cluster(
+        primariesShape as typeof clusterShape,
+        "a primary: { name, network, context?, kubeconfig?, apiServer?, gatewayAddress?, tokenRotation? }",
+        severalPrimaries,
+        ["primary"],
+    );
+    const remote = cluster(remoteShape, "a remote: { name, network, primary?, context?, kubeconfig?, apiServer?, gatewayAddress?, tokenRotation? }", true);
 
     return known(
         {
-            primary,
-            remotes: z.array(remote, { error: "a list of clusters" }).min(1, { error: "a non-empty list of clusters" }),
+            primary: primary.optional(),
+            primaries: z.array(primaryOfSeveral, { error: "a list of clusters running istiod" }).min(1, { error: "a non-empty list of clusters running istiod" }).optional(),
+            remotes: z.array(remote, { error: "a list of clusters" }).optional(),
             istio: known(
                 {
                     version: istioVersion.default(ISTIO_DEFAULTS.version),
@@ -615,10 +685,11 @@ function stackSchema(raw: Record<string, unknown>) {
         "an object",
     ).superRefine((_, ctx) => {
         // Runs on invalid input too (see `always`): look only at what has the right shape.
-        const clusters = [
-            { path: ["primary"], value: raw.primary },
-            ...(Array.isArray(raw.remotes) ? raw.remotes : []).map((value: unknown, i) => ({ path: ["remotes", i], value })),
-        ].filter((c): c is { path: (string | number)[]; value: Record<string, unknown> } => isRecord(c.value));
+        const listed = (key: string) => (Array.isArray(raw[key]) ? (raw[key] as unknown[]) : []).map((value, i) => ({ path: [key, i], value }));
+        const clusters = [{ path: ["primary"], value: raw.primary }, ...listed("primaries"), ...listed("remotes")].filter(
+            (c): c is { path: (string | number)[]; value: Record<string, unknown> } => isRecord(c.value),
+        );
+        checkTopology(raw, ctx);
         const firstSeen = new Map<string, (string | number)[]>();
         for (const c of clusters) {
             const r = resolve(c.value);
@@ -666,9 +737,9 @@ function stackSchema(raw: Record<string, unknown>) {
                 return;
             }
             const directory = ca.directory;
-            // Only clusters that run istiod hold a CA: the primary.
+            // Only clusters that run istiod hold a CA: the primaries.
             const signers = clusters
-                .filter((c) => c.path[0] === "primary")
+                .filter((c) => c.path[0] === "primary" || c.path[0] === "primaries")
                 .map((c) => c.value.name)
                 .filter((name): name is string => typeof name === "string");
             const missing = signers
@@ -724,12 +795,17 @@ export function loadStackConfig(config: Readonly<Record<string, string>>): Stack
     for (const [key, value] of Object.entries(config)) {
         if (key.startsWith(`${PROJECT}:`)) raw[key.slice(PROJECT.length + 1)] = parseConfigValue(value);
     }
+    // Pulumi.yaml's defaults for the topology keys (Pulumi requires a key without one): unset.
+    for (const [key, empty] of [["primary", "{}"], ["primaries", "[]"]] as const) if (JSON.stringify(raw[key]) === empty) delete raw[key];
     const result = stackSchema(raw).safeParse(raw);
     if (result.success) {
-        const { primary, remotes, sample } = result.data;
-        // The page's placement: v1 on the primary, v2 on the first remote.
-        const versions = sample.versions ?? { [primary.name]: ["v1"], [remotes[0].name]: ["v2"] };
-        return { ...result.data, sample: { ...sample, versions } };
+        const { primary, primaries, remotes: given = [], sample, ...rest } = result.data;
+        const all = primaries ?? [primary as ClusterConfig];
+        const remotes = given.map((r): RemoteConfig => ({ ...r, primary: (r as Partial<RemoteConfig>).primary ?? all[0].name }));
+        // The page's placement: v1 on the (first) primary, v2 on the first remote (else the second primary).
+        const second = remotes[0] ?? all[1];
+        const versions = sample.versions ?? { [all[0].name]: ["v1"], [second.name]: ["v2"] };
+        return { ...rest, primary: all[0], primaries: all, remotes, sample: { ...sample, versions } };
     }
     const problems = result.error.issues.flatMap((issue) => {
         if (issue.code === "unrecognized_keys") {

@@ -167,11 +167,58 @@ export const networkGatewaySurvivesADrain: ResourceValidationPolicy = {
     },
 };
 
+/** The clusters running istiod (an istiod release not of the `remote` profile), and every cluster with a network gateway, by provider. */
+function meshClusters(resources: readonly PolicyResource[]): { istiod: Set<string>; all: Set<string> } {
+    const istiod = new Set<string>();
+    const all = new Set<string>();
+    for (const r of resources.filter((x) => x.type === RELEASE)) {
+        const provider = r.provider?.name ?? "";
+        if (/^istiod(-|$)/.test(text(get(r.props, "name"))) && get(r.props, "values", "profile") !== "remote") istiod.add(provider);
+        if (text(get(r.props, "values", "networkGateway")) !== "") all.add(provider);
+    }
+    return { istiod, all };
+}
+
+/**
+ * The topology as Istio needs it, whatever its shape: every istiod watches every other cluster of the
+ * mesh (a remote secret for it, so it knows every endpoint: multi-primary's point), the mesh networks
+ * are the same in every istiod (Istio: if kept, they must be), and CA keys are only where istiod runs.
+ */
+export const meshTopology: StackValidationPolicy = {
+    name: "every-istiod-watches-the-mesh",
+    description: "Every cluster running istiod has a remote secret for every other cluster; mesh networks agree; cacerts only where istiod runs.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const { istiod, all } = meshClusters(args.resources);
+        const watched = new Map<string, Set<string>>();
+        const networks = new Set<string>();
+        for (const r of args.resources) {
+            const provider = r.provider?.name ?? "";
+            const metadata = get(r.props, "metadata");
+            if (r.type === "kubernetes:core/v1:Secret" && get(metadata, "labels", "istio/multiCluster") === "true") {
+                const c = text(get(metadata, "annotations", "networking.istio.io/cluster"));
+                watched.set(provider, (watched.get(provider) ?? new Set()).add(c));
+            }
+            if (r.type === "kubernetes:core/v1:Secret" && get(metadata, "name") === "cacerts" && !istiod.has(provider)) {
+                reportViolation(`${r.name} puts CA keys (cacerts) on ${provider}, where no istiod runs`, r.urn);
+            }
+            const meshNetworks = get(r.props, "data", "meshNetworks");
+            if (r.type === "kubernetes:core/v1:ConfigMapPatch" && typeof meshNetworks === "string") networks.add(meshNetworks);
+        }
+        for (const p of istiod) {
+            const missing = [...all].filter((c) => c !== p && !watched.get(p)?.has(c));
+            if (missing.length > 0) reportViolation(`istiod on ${p} does not watch ${missing.join(", ")}: no remote secret for it there, so it knows none of its endpoints`);
+        }
+        if (networks.size > 1) reportViolation(`the istiods' mesh networks differ (${networks.size} versions): every istiod must route to the same gateways`);
+    },
+};
+
 export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
     explicitKubernetesProvider,
     strictMtls,
     noSecretsInConfigMaps,
     remoteSecretShape,
     injectionResolves,
+    meshTopology,
     networkGatewaySurvivesADrain,
 ];

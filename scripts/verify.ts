@@ -18,7 +18,7 @@ import { STACK as SIM_STACK } from "../sim/topology";
 /** Verifies the mesh of a validated stack config on its clusters. */
 export async function verifyStack(config: StackConfig, options: { requests?: number; timeoutMs?: number; simulated?: SimState } = {}): Promise<Report> {
     if (!config.sample.enabled) throw new Error("the sample is disabled in this stack (sample.enabled: false): there is nothing to call");
-    const clusters = [config.primary, ...config.remotes];
+    const clusters = [...config.primaries, ...config.remotes];
     const api = kubernetesMeshApi(Object.fromEntries(clusters.map((c) => [c.name, c.kubeconfig])));
     // On the simulated environment a command runs in the pod's own network namespace (no container runtime, no exec API).
     const simulated = options.simulated;
@@ -26,6 +26,8 @@ export async function verifyStack(config: StackConfig, options: { requests?: num
     return verifyMesh(meshApi, {
         primary: config.primary.name,
         remotes: config.remotes.map((r) => r.name),
+        primaries: config.primaries.map((p) => p.name),
+        primaryOf: Object.fromEntries(config.remotes.map((r) => [r.name, r.primary])),
         namespace: config.sample.namespace,
         expectedVersions: [...new Set(Object.values(config.sample.versions).flat())].sort(),
         ...options,

@@ -183,20 +183,20 @@ export async function helmReleases(state: SimState, cluster: SimCluster): Promis
 }
 
 /**
- * The address of the primary's running istiod of `revision` ("" : the one without revision); each
- * listens on its pod's address (sim/istiod.ts).
+ * The address of a primary's running istiod of `revision` ("" : the one without revision; the first
+ * cluster's unless `cluster` names another); each listens on its pod's address (sim/istiod.ts).
  */
-export async function istiodAddress(state: SimState, revision = ""): Promise<string> {
-    const core = kubeConfigOf(state, state.clusters[0]).makeApiClient(CoreV1Api);
+export async function istiodAddress(state: SimState, revision = "", cluster: SimCluster = state.clusters[0]): Promise<string> {
+    const core = kubeConfigOf(state, cluster).makeApiClient(CoreV1Api);
     const pods = await core.listNamespacedPod({ namespace: "istio-system", labelSelector: `app=istiod,istio.io/rev=${revision || "default"}` });
     const running = pods.items.find((p) => p.status?.phase === "Running" && p.status.podIP && !p.metadata?.deletionTimestamp);
-    if (!running?.status?.podIP) throw new Error(`no running istiod pod of revision ${revision || "default"} on ${state.clusters[0].name}`);
+    if (!running?.status?.podIP) throw new Error(`no running istiod pod of revision ${revision || "default"} on ${cluster.name}`);
     return running.status.podIP;
 }
 
 /** istiod's debug view of the clusters it watches: id → sync status. */
-export async function istiodClusters(address: string): Promise<Record<string, string>> {
-    const res = await fetch(`http://${istiodHttpAddress(address)}:8080/debug/clusterz`);
+export async function istiodClusters(address: string, timeoutMs = 30_000): Promise<Record<string, string>> {
+    const res = await fetch(`http://${istiodHttpAddress(address)}:8080/debug/clusterz`, { signal: AbortSignal.timeout(timeoutMs) });
     const list = (await res.json()) as { id: string; syncStatus: string }[];
     return Object.fromEntries(list.map((c) => [c.id, c.syncStatus]));
 }

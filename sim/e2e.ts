@@ -41,6 +41,7 @@ import { revisionNameOf } from "../lib/revisions";
 import { NETWORK_GATEWAY_REPLICAS } from "../lib/istio-values";
 import { type Answer, discoveryAddresses, foreignClientRefused, gatewayConnections, gatewaysListening, requestsFrom, tally, workloadCertificates } from "./data-plane";
 import { eventually } from "./eventually";
+import { istiodHttpAddress } from "./istiod";
 import { policyPackLauncher, simStack } from "./pulumi";
 import { ROOT, type SimState, hasState, kubeConfigOf } from "./state";
 import { NETNS, type SimCluster } from "./topology";
@@ -196,6 +197,46 @@ async function inside(state: SimState): Promise<void> {
         const crossed = Object.fromEntries(gateways.map((g, i) => [g.name, connections(g) - before[i]]));
         for (const g of gateways) assert.ok(crossed[g.name] >= (answers.byCluster[g.name] ?? 0) && crossed[g.name] > 0, `${g.name}'s gateway passed ${crossed[g.name]} connections for ${answers.byCluster[g.name] ?? 0} answers`);
         return { ...answers, gatewayConnections: crossed };
+    };
+
+    /** The pilot-discovery process of `cluster`'s istiod (the supervisor runs one per istiod pod, at the pod's address). */
+    const istiodPidOf = async (cluster: SimCluster): Promise<number> => {
+        const address = await istiodAddress(state, "", cluster);
+        const pids = execFileSync("pgrep", ["-f", `pilot-discovery.*--grpcAddr=${address}:`], { encoding: "utf8" }).trim().split("\n");
+        assert.equal(pids.length, 1, `one pilot-discovery at ${address}: ${pids.join(", ")}`);
+        return Number(pids[0]);
+    };
+    /** Whether a new pod in `cluster`'s sample namespace is injected ("injected"; throws when the API server refuses it). */
+    const injectionOf = async (cluster: SimCluster): Promise<string> => {
+        const core = coreOf(state, cluster);
+        const name = `injection-check-${Date.now()}`;
+        const pod = await core.createNamespacedPod({
+            namespace: "sample",
+            body: { metadata: { name }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: "app", image: "docker.io/curlimages/curl:8.16.0", command: ["/bin/sleep", "infinity"] }] } },
+        });
+        await core.deleteNamespacedPod({ name, namespace: "sample" });
+        return pod.spec?.containers.some((c) => c.name === "istio-proxy") || pod.spec?.initContainers?.some((c) => c.name === "istio-proxy") ? "injected" : "not injected";
+    };
+    /** `work` with a client of one's own on `cluster`, as a user would run one (the sample puts curl on the first primary only). */
+    const withClient = async <T>(cluster: SimCluster, work: () => Promise<T>): Promise<T> => {
+        const apps = kubeConfigOf(state, cluster).makeApiClient(AppsV1Api);
+        const labels = { app: "curl" };
+        await apps.createNamespacedDeployment({
+            namespace: "sample",
+            body: {
+                metadata: { name: "curl", labels },
+                spec: {
+                    selector: { matchLabels: labels },
+                    template: { metadata: { labels }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: "curl", image: "docker.io/curlimages/curl:8.16.0", command: ["/bin/sleep", "infinity"] }] } },
+                },
+            },
+        });
+        try {
+            return await work();
+        } finally {
+            await apps.deleteNamespacedDeployment({ name: "curl", namespace: "sample" });
+            await eventually(async () => assert.deepEqual((await samplePods(state, cluster)).filter((p) => p.app === "curl"), []), 60_000);
+        }
     };
 
     /** `work`, with requests from cluster1's client running all along; its result and the requests' tally. */
@@ -372,26 +413,8 @@ async function inside(state: SimState): Promise<void> {
     });
 
     await step("4c. the other way: a client on cluster2 reaches v1 on cluster1 through cluster1's gateway; a client certificate from a foreign root is refused", async (saw) => {
-        const apps = kubeConfigOf(state, remote1).makeApiClient(AppsV1Api);
-        const labels = { app: "curl" };
-        // A client of one's own on the remote, as a user would run one (the sample puts curl on the primary only).
-        await apps.createNamespacedDeployment({
-            namespace: "sample",
-            body: {
-                metadata: { name: "curl", labels },
-                spec: {
-                    selector: { matchLabels: labels },
-                    template: { metadata: { labels }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: "curl", image: "docker.io/curlimages/curl:8.16.0", command: ["/bin/sleep", "infinity"] }] } },
-                },
-            },
-        });
-        try {
-            // v1's answers crossed cluster1's gateway.
-            saw.traffic = await traffic(20, [primary, remote1], [primary], remote1, 120_000);
-        } finally {
-            await apps.deleteNamespacedDeployment({ name: "curl", namespace: "sample" });
-            await eventually(async () => assert.deepEqual((await samplePods(state, remote1)).filter((p) => p.app === "curl"), []), 60_000);
-        }
+        // v1's answers crossed cluster1's gateway.
+        saw.traffic = await withClient(remote1, () => traffic(20, [primary, remote1], [primary], remote1, 120_000));
         // Straight to v1's sidecar from the client's pod, with the SNI and ALPN istiod configures: with the
         // client's own workload certificate it answers; with one of another root it refuses.
         saw.foreignRoot = await foreignClientRefused(state, primary, `${await podIp(primary, "v1")}:5000`, "outbound_.5000_._.helloworld.sample.svc.cluster.local");
@@ -420,7 +443,7 @@ async function inside(state: SimState): Promise<void> {
         saw.order = order;
         const token = `${remote1.name}-remote-secret-reader-token`;
         // New token first, then the remote secret updated in place (never deleted), then the old token deleted.
-        assert.deepEqual(order, [`create-replacement ${token}`, `replace ${token}`, `update ${remote1.name}-remote-secret-secret`, `delete-replaced ${token}`]);
+        assert.deepEqual(order, [`create-replacement ${token}`, `replace ${token}`, `update ${remote1.name}-remote-secret-secret-${primary.name}`, `delete-replaced ${token}`]);
         const after = await remoteSecret(state, primary, remote1);
         saw.tokenChanged = before.tokenFingerprint !== after.tokenFingerprint;
         assert.ok(saw.tokenChanged, "the remote secret holds a new token");
@@ -462,7 +485,7 @@ async function inside(state: SimState): Promise<void> {
         saw.previewAdd = ops;
         const elsewhere = Object.entries(ops).filter(([name]) => !name.startsWith(`${remote2.name}`));
         assert.deepEqual(elsewhere, [[`${primary.name}-cluster-aware-routing-mesh-networks`, "update"]]);
-        assert.equal(ops[`${remote2.name}-remote-secret-secret`], "create");
+        assert.equal(ops[`${remote2.name}-remote-secret-secret-${primary.name}`], "create");
         const added = Object.keys(ops).filter((n) => ops[n] === "create").sort();
 
         const start = Date.now();
@@ -588,7 +611,7 @@ async function inside(state: SimState): Promise<void> {
         const ops = Object.fromEntries(Object.entries(collectSteps(events)).filter(([, op]) => op !== "refresh"));
         saw.preview = ops;
         assert.deepEqual(ops, {
-            [`${remote1.name}-remote-secret-secret`]: "create",
+            [`${remote1.name}-remote-secret-secret-${primary.name}`]: "create",
             [`${primary.name}-cacerts`]: "create",
             [`${primary.name}-cluster-aware-routing-mesh-networks`]: "update",
         }, "each drift, and nothing else, is a change to undo");
@@ -854,14 +877,126 @@ async function inside(state: SimState): Promise<void> {
         assert.equal((await stack.up(options)).summary.result, "succeeded");
         saw.endpoints = await helloEndpoints([`${await podIp(primary, "v1")}:5000`, `${await gatewayAddress(state, remote1)}:15443`]);
     });
+
+    // Istio CI's mixed topology (prow/config/topology/multicluster.json): primaries cluster1 (network1)
+    // and cluster3 (network2), cluster2 a remote of cluster1 on network1; helloworld v1 on cluster1, v2
+    // on cluster2 and cluster3.
+    const [p1, r1, p2] = all;
+    const mixed = {
+        topology: { primaries: [p1.name, p2.name], primaryOf: { [r1.name]: p1.name }, networks: { [r1.name]: "network1", [p2.name]: "network2" } },
+        sampleVersions: { [p1.name]: ["v1"], [r1.name]: ["v2"], [p2.name]: ["v2"] },
+        ca: "files" as const,
+    };
+    /** Each primary's istiod, once it reports every other cluster synced. */
+    const everyIstiodSyncs = () =>
+        Promise.all([p1, p2].map((p) => eventually(async () => {
+            const seen = await istiodClusters(await istiodAddress(state, "", p));
+            for (const c of all.filter((x) => x !== p)) assert.equal(seen[c.name], "synced", `${p.name}'s istiod has ${c.name} ${seen[c.name] ?? "not at all"}`);
+            return { [p.name]: seen };
+        }, 120_000)));
+    /** helloworld's endpoints as a sidecar of `sidecar` (on its network in this stack) gets them from `istiod`'s istiod, once they are `expected`. */
+    const endpointsFrom = (istiod: SimCluster, sidecar: SimCluster, expected: () => Promise<string[]>) =>
+        eventually(async () => {
+            const network = (mixed.topology.networks as Record<string, string>)[sidecar.name] ?? sidecar.network;
+            const seen = xdsEndpoints(state, await istiodAddress(state, "", istiod), { ...sidecar, network });
+            assert.deepEqual(seen, [...(await expected())].sort(), `${istiod.name}'s istiod to a sidecar on ${sidecar.name}`);
+            return seen;
+        });
+    // Local pods and pods on its own network directly; the other network through its gateways on 15443.
+    const seenFromNetwork1 = async () => [`${await podIp(p1, "v1")}:5000`, `${await podIp(r1, "v2")}:5000`, `${await gatewayAddress(state, p2)}:15443`];
+    const seenFromNetwork2 = async () => [`${await podIp(p2, "v2")}:5000`, `${await gatewayAddress(state, p1)}:15443`, `${await gatewayAddress(state, r1)}:15443`];
+    /** Requests from `from`'s client answered by every cluster, the other network's answers through `through` (its gateways), none through `direct`'s. */
+    const crossNetwork = async (from: SimCluster, behind: readonly SimCluster[], through: readonly SimCluster[], direct: readonly SimCluster[]) => {
+        const sum = (cs: readonly SimCluster[]) => cs.reduce((n, c) => n + connections(c), 0);
+        const [throughBefore, directBefore] = [sum(through), sum(direct)];
+        const answers = await eventually(async () => {
+            const a = tally(await requestsFrom(state, from, 30));
+            assert.equal(a.failed, 0, `${a.failed} of ${a.sent} requests failed: ${JSON.stringify(a.failures)}`);
+            assert.deepEqual(Object.keys(a.byCluster).sort(), all.map((c) => c.name).sort(), "answered from every cluster that runs helloworld");
+            return a;
+        }, 120_000);
+        const crossed = { through: sum(through) - throughBefore, direct: sum(direct) - directBefore };
+        const fromBehind = behind.reduce((n, c) => n + (answers.byCluster[c.name] ?? 0), 0);
+        assert.ok(crossed.through >= fromBehind && crossed.through > 0, `${through.map((c) => c.name).join("+")}'s gateways passed ${crossed.through} connections for ${fromBehind} answers from the other network`);
+        assert.equal(crossed.direct, 0, `${direct.map((c) => c.name).join("+")}'s gateway passed connections from its own network`);
+        return { ...answers, gatewayConnections: crossed };
+    };
+
+    await step("13. Istio CI's mixed topology from empty in one pulumi up (two primaries on two networks, a remote of one of them on its network): each istiod syncs every other cluster and serves its sidecars the split-horizon endpoints", async (saw) => {
+        assert.equal((await stack.destroy(options)).summary.result, "succeeded");
+        saw.leftovers = await nothingLeft();
+        writeStackFile(state, all, mixed);
+        const start = Date.now();
+        const up = await stack.up(options);
+        saw.upSeconds = (Date.now() - start) / 1000;
+        assert.equal(up.summary.result, "succeeded");
+        saw.clusters = await everyIstiodSyncs();
+        saw.endpointsOnNetwork1 = await endpointsFrom(p1, p1, seenFromNetwork1);
+        saw.endpointsOnNetwork2 = await endpointsFrom(p2, p2, seenFromNetwork2);
+        // The remote is injected and configured by its own primary, and signed by its intermediate.
+        const proxies = async (p: SimCluster) => ((await (await fetch(`http://${istiodHttpAddress(await istiodAddress(state, "", p))}:8080/debug/syncz`)).json()) as { cluster_id: string; proxy: string }[]);
+        saw.connected = await eventually(async () => {
+            const [onP1, onP2] = await Promise.all([proxies(p1), proxies(p2)]);
+            assert.ok(onP1.some((x) => x.cluster_id === r1.name && x.proxy.startsWith("helloworld-v2-")), `${r1.name}'s v2 is connected to ${p1.name}'s istiod`);
+            assert.deepEqual(onP2.filter((x) => x.cluster_id === r1.name), [], `no proxy of ${r1.name} on ${p2.name}'s istiod`);
+            return { [p1.name]: onP1.map((x) => `${x.cluster_id}/${x.proxy}`), [p2.name]: onP2.map((x) => `${x.cluster_id}/${x.proxy}`) };
+        });
+        const root = await meshRoot();
+        for (const [c, signer] of [[p1, p1], [r1, p1], [p2, p2]] as const) {
+            saw[`certificates ${c.name}`] = await eventually(async () => {
+                const certs = await workloadCertificates(state, c, root);
+                assert.ok(certs.length > 0 && certs.every((x) => x.chainsToRoot && x.issuer?.includes(`L=${signer.name}`)), `${c.name}'s workloads signed by ${signer.name}'s intermediate under the root: ${JSON.stringify(certs)}`);
+                return certs;
+            });
+        }
+        saw.gateways = await gatewaysServe(all);
+    });
+
+    await step("13b. mixed topology: requests cross both ways between the two primaries' networks (through the other network's gateways; on one network directly)", async (saw) => {
+        saw.fromNetwork1 = await crossNetwork(p1, [p2], [p2], [r1]);
+        saw.fromNetwork2 = await withClient(p2, () => crossNetwork(p2, [p1, r1], [p1, r1], []));
+    });
+
+    await step("13c. mixed topology: one primary's istiod stopped; the other keeps serving its sidecars every endpoint, only the stopped one's remote cannot inject; started again, it converges", async (saw) => {
+        const pid = await istiodPidOf(p1);
+        process.kill(pid, "SIGSTOP");
+        try {
+            await assert.rejects(istiodClusters(await istiodAddress(state, "", p1), 3000), `${p1.name}'s istiod still answers`);
+            saw.endpointsOnNetwork2 = await endpointsFrom(p2, p2, seenFromNetwork2);
+            saw.clusters = await istiodClusters(await istiodAddress(state, "", p2));
+            // Injection: refused on the stopped primary's remote (its webhook calls that istiod), done on the other primary.
+            const injection = {
+                [r1.name]: await injectionOf(r1).catch((e: unknown) => `refused: ${/failed calling webhook[^\\"]*/.exec(String(e))?.[0] ?? String(e).slice(0, 300)}`),
+                [p2.name]: await injectionOf(p2),
+            };
+            saw.injection = injection;
+            assert.match(injection[r1.name], /^refused: failed calling webhook/, `${r1.name}'s pods cannot be injected without its primary`);
+            assert.equal(injection[p2.name], "injected");
+        } finally {
+            process.kill(pid, "SIGCONT");
+        }
+        saw.clustersAfter = await everyIstiodSyncs();
+        saw.endpointsOnNetwork1 = await endpointsFrom(p1, p1, seenFromNetwork1);
+        saw.injectionAfter = await eventually(() => injectionOf(r1), 60_000);
+        assert.equal(saw.injectionAfter, "injected");
+    });
+
+    await step("13d. mixed topology: pulumi destroy leaves nothing on any cluster; a reinstall converges", async (saw) => {
+        assert.equal((await stack.destroy(options)).summary.result, "succeeded");
+        saw.leftovers = await nothingLeft();
+        assert.equal((await stack.up(options)).summary.result, "succeeded");
+        saw.clusters = await everyIstiodSyncs();
+        saw.endpointsOnNetwork1 = await endpointsFrom(p1, p1, seenFromNetwork1);
+    });
 }
 
 async function main(): Promise<number> {
     const { values } = parseCommandLine({
         usage: [
             "usage: npm run e2e [-- --keep] [--steps LIST]",
-            "  The program run for real on a simulated environment of its own (one primary, two remotes; Linux,",
-            "  root, Go): every step asserted, a report in .e2e/report.json, logs in .sim/logs.",
+            "  The program run for real on a simulated environment of its own (three clusters: one primary and two",
+            "  remotes, then Istio CI's mixed topology of two primaries and a remote; Linux, root, Go): every step",
+            "  asserted, a report in .e2e/report.json, logs in .sim/logs.",
             "  --keep        leave the environment up afterwards (npm run sim -- down removes it)",
             "  --steps LIST  run only these steps, e.g. 1,2,8-12 (a number takes its lettered steps too;",
             "                each step relies on what the ones before it leave): for working on some of them",

@@ -141,8 +141,8 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
         });
     }
     const caDirectory = path.join(SIM_DIR, "certs");
-    // CA files for the cluster that runs istiod only: a remote needs none (the program asks for none).
-    makeMeshCa(caDirectory, clusters.filter((c) => c.role === "primary").map((c) => c.name));
+    // CA files for every cluster a stack may run istiod on (its primaries; a stack asks none for a remote).
+    makeMeshCa(caDirectory, clusters.map((c) => c.name));
     const chartDirectory = path.join(binDir, "charts");
     // Newest first, as the toolchain lists them: the stack starts on the newest, the upgrade e2e on the other.
     const istioVersions = fs.readFileSync(path.join(binDir, "istio-versions"), "utf8").split("\n").filter(Boolean);
@@ -184,11 +184,11 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
     return started;
 }
 
-/** Writes `Pulumi.sim.yaml` for `clusters` of the environment (the first is the primary). */
+/** Writes `Pulumi.sim.yaml` for `clusters` of the environment (the first is the primary, unless `topology` says otherwise). */
 export function writeStackFile(
     state: SimState,
     clusters: readonly SimCluster[],
-    options: Pick<StackConfigInput, "sampleVersions" | "tokenRotations" | "sampleRevision" | "gateways" | "ca"> & { istio?: StackConfigInput["istio"] } = {},
+    options: Pick<StackConfigInput, "sampleVersions" | "tokenRotations" | "sampleRevision" | "gateways" | "ca" | "topology"> & { istio?: StackConfigInput["istio"] } = {},
 ): void {
     fs.writeFileSync(
         STACK_FILE,

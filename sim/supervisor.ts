@@ -47,9 +47,8 @@ async function assignLoadBalancers(core: CoreV1Api, cluster: SimCluster, service
 
 async function main(): Promise<void> {
     const state = readState();
-    const primary = state.clusters[0];
     const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-    const istiods = new Containers(log); // by istiod pod: its pilot-discovery
+    const istiods = new Containers(log); // by istiod pod (<cluster>/<pod>): its pilot-discovery
     const clusters = state.clusters.map((cluster) => {
         const kc = kubeConfigOf(state, cluster);
         const core = kc.makeApiClient(CoreV1Api);
@@ -67,7 +66,8 @@ async function main(): Promise<void> {
     // Pods have namespaces of their own now: this one forwards between them, as a node does.
     fs.writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
 
-    const primaryKubeconfig = kubeConfigOf(state, primary).exportConfig();
+    // The environment's kubeconfig holds every cluster: each istiod gets one whose current context is its own cluster.
+    const kubeconfigs = new Map(state.clusters.map((c) => [c.name, kubeConfigOf(state, c).exportConfig()]));
     const binaries = fs.readdirSync(state.binDir);
     log(`supervising ${state.clusters.map((c) => c.name).join(", ")}`);
     for (;;) {
@@ -82,7 +82,8 @@ async function main(): Promise<void> {
                 await assignLoadBalancers(core, cluster, services.items, log);
                 kubeProxy.update(serviceTable(services.items, slices.items));
                 await kubelet.sync(pods.items, services.items);
-                if (cluster === primary) runIstiods(pods.items.filter((p) => p.metadata?.namespace === "istio-system" && p.metadata.labels?.app === "istiod"));
+                // Every cluster running istiod (the primaries; a remote's istiod chart has no Deployment).
+                runIstiods(cluster, pods.items.filter((p) => p.metadata?.namespace === "istio-system" && p.metadata.labels?.app === "istiod"));
             } catch (e) {
                 log(`${cluster.name}: ${String(e)}`);
             }
@@ -90,26 +91,26 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, POLL_MS));
     }
 
-    /** One pilot-discovery per running istiod pod of the primary, stopped when its pod goes. */
-    function runIstiods(pods: readonly V1Pod[]): void {
-        const live = new Map(pods.filter(isStartable).map((p) => [p.metadata?.name ?? "", p]));
+    /** One pilot-discovery per running istiod pod of `cluster`, stopped when its pod goes. */
+    function runIstiods(cluster: SimCluster, pods: readonly V1Pod[]): void {
+        const live = new Map(pods.filter(isStartable).map((p) => [`${cluster.name}/${p.metadata?.name ?? ""}`, p]));
         for (const key of istiods.keys()) {
-            if (!live.has(key)) {
+            if (key.startsWith(`${cluster.name}/`) && !live.has(key)) {
                 log(`istiod pod ${key} is gone: stopping pilot-discovery`);
                 istiods.stop(key);
             }
         }
-        for (const [name, pod] of live) {
+        for (const [key, pod] of live) {
+            const name = pod.metadata?.name ?? "";
             istiods.ensure(
-                name,
+                key,
                 () => {
-                    const workDir = path.join(state.dir, "istiod", name);
+                    const workDir = path.join(state.dir, "istiod", cluster.name, name);
                     fs.mkdirSync(path.join(workDir, "cacerts"), { recursive: true });
-                    // The environment's kubeconfig holds every cluster: istiod gets one whose current context is the primary.
                     const kubeconfig = path.join(workDir, "kubeconfig");
-                    fs.writeFileSync(kubeconfig, primaryKubeconfig, { mode: 0o600 });
+                    fs.writeFileSync(kubeconfig, kubeconfigs.get(cluster.name) as string, { mode: 0o600 });
                     const { args, env } = istiodProcess(pod, kubeconfig, path.join(workDir, "cacerts"));
-                    const out = fs.openSync(path.join(state.logDir, `istiod-${name}.log`), "a");
+                    const out = fs.openSync(path.join(state.logDir, `istiod-${cluster.name}-${name}.log`), "a");
                     const binary = istiodBinary(pod, binaries);
                     // An empty working directory: istiod's default mesh-config and certificate paths are relative.
                     const child = spawn(path.join(state.binDir, binary), args, {
@@ -118,7 +119,7 @@ async function main(): Promise<void> {
                         stdio: ["ignore", out, out],
                     });
                     fs.closeSync(out);
-                    log(`istiod pod ${name} (${pod.status?.podIP}) is running: started ${binary}, pid ${child.pid}, log logs/istiod-${name}.log`);
+                    log(`istiod pod ${name} (${pod.status?.podIP}) is running: started ${binary}, pid ${child.pid}, log logs/istiod-${cluster.name}-${name}.log`);
                     return child;
                 },
                 pod.spec?.terminationGracePeriodSeconds ?? 30,

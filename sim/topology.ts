@@ -97,6 +97,19 @@ export interface StackConfigInput {
     readonly sampleVersions?: Readonly<Record<string, readonly string[]>>;
     /** `tokenRotation` of remotes, by cluster name. */
     readonly tokenRotations?: Readonly<Record<string, string>>;
+    /**
+     * Another shape than one primary (the first cluster) with remotes: the clusters running istiod
+     * (written as `primaries`), each remote's primary, and networks other than the cluster's own.
+     */
+    readonly topology?: SimTopology;
+}
+
+export interface SimTopology {
+    readonly primaries: readonly string[];
+    /** A remote's primary, by remote name (default: the first primary). */
+    readonly primaryOf?: Readonly<Record<string, string>>;
+    /** A cluster's network, by cluster name (default: its own, network<i>). */
+    readonly networks?: Readonly<Record<string, string>>;
 }
 
 /** `Pulumi.sim.yaml`: the program's own keys and defaults; only where charts come from and the Istio version differ (and the CA, when `files`). */
@@ -110,10 +123,14 @@ export function stackConfigYaml(input: StackConfigInput): string {
         ...(input.tokenRotations?.[c.name] !== undefined ? { tokenRotation: input.tokenRotations[c.name] } : {}),
         ...(input.gateways?.[c.name] !== undefined ? { gateway: input.gateways[c.name] } : {}),
     });
-    const [primary, ...remotes] = input.clusters;
+    const t = input.topology;
+    const shaped = (c: SimCluster) => ({ ...cluster(c), ...(t?.networks?.[c.name] !== undefined ? { network: t.networks[c.name] } : {}) });
+    const [first, ...rest] = input.clusters;
+    const primaries = t ? input.clusters.filter((c) => t.primaries.includes(c.name)) : [first];
+    const remotes = t ? input.clusters.filter((c) => !t.primaries.includes(c.name)) : rest;
     const config: Record<string, unknown> = {
-        "istio-multicluster:primary": cluster(primary),
-        "istio-multicluster:remotes": remotes.map(cluster),
+        ...(t ? { "istio-multicluster:primaries": primaries.map(shaped) } : { "istio-multicluster:primary": cluster(first) }),
+        "istio-multicluster:remotes": remotes.map((r) => ({ ...shaped(r), ...(t ? { primary: t.primaryOf?.[r.name] ?? t.primaries[0] } : {}) })),
         "istio-multicluster:istio": { ...input.istio, chartRepository: input.chartDirectory },
         ...(input.ca === "files" ? { "istio-multicluster:ca": { source: "files", directory: input.caDirectory } } : {}),
         "istio-multicluster:sample": {

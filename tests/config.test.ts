@@ -6,7 +6,7 @@ import { ISTIO_DEFAULTS, StackConfigError, loadStackConfig } from "../lib/config
 import { planProgram } from "../scripts/lib/plan";
 import { CA_FILES } from "../lib/config";
 import { CHART_VALUE_KEYS } from "../lib/chart-keys";
-import { cluster, kubeconfigText, stackConfig, useFixtureKubeconfig } from "./support";
+import { cluster, kubeconfigText, meshConfig, mixedConfig, stackConfig, useFixtureKubeconfig } from "./support";
 
 /** The problems a config is rejected with (the error's lines after its heading). */
 function problemsOf(config: Record<string, string>): string[] {
@@ -49,6 +49,24 @@ describe("stack configuration", () => {
                 assert.deepEqual(istio.revisions, [{ name: "", version: "1.29.2" }, { name: "1-30-3", version: "1.30.3" }]);
                 assert.deepEqual([istio.defaultRevision, istio.version], [defaultRevision, defaultRevision === "" ? "1.29.2" : "1.30.3"]);
             }
+        });
+        it("takes Istio CI's mixed topology: two primaries on two networks, a remote attached to one of them", () => {
+            const config = loadStackConfig(mixedConfig());
+            assert.deepEqual(config.primaries.map((c) => [c.name, c.network]), [["cluster1", "network1"], ["cluster3", "network2"]]);
+            assert.deepEqual(config.remotes.map((c) => [c.name, c.network, c.primary]), [["cluster2", "network1", "cluster1"]]);
+            assert.equal(config.primary.name, "cluster1");
+            assert.deepEqual(config.sample.versions, { cluster1: ["v1"], cluster2: ["v2"] });
+        });
+        it("takes multi-primary without remotes (v2 on the second primary), and one primary given as a list as the same stack as primary", () => {
+            const multi = loadStackConfig(meshConfig({ primaries: [cluster(1), cluster(2, { tokenRotation: "1" } as object)] }));
+            assert.deepEqual([multi.primaries.map((c) => c.name), multi.remotes, multi.sample.versions], [["cluster1", "cluster2"], [], { cluster1: ["v1"], cluster2: ["v2"] }]);
+            assert.equal(multi.primaries[1].tokenRotation, "1");
+            const listed = loadStackConfig(meshConfig({ primaries: [cluster(1)], remotes: [cluster(2)] }));
+            assert.deepEqual(listed, loadStackConfig(stackConfig(1)));
+            assert.equal(listed.remotes[0].primary, "cluster1", "a remote is attached to the only primary by default");
+            // Pulumi.yaml's defaults of the key not used (primary: {}, primaries: []) mean unset.
+            assert.deepEqual(loadStackConfig({ ...meshConfig({ primary: {}, remotes: [] }), ...meshConfig({ primaries: [cluster(1), cluster(2, { tokenRotation: "1" } as object)] }) }), multi);
+            assert.deepEqual(loadStackConfig({ ...stackConfig(1), ...meshConfig({ primaries: [] }) }), listed);
         });
         it("fills in the documented defaults", () => {
             const config = loadStackConfig(stackConfig(1));
@@ -105,14 +123,14 @@ describe("stack configuration", () => {
     describe("a bad config is rejected with every problem, its key path, the value found and what is expected", () => {
         const cases: [string, () => Record<string, string>, string[]][] = [
             ["a typo of a top-level key", () => stackConfig(1, { remote: [] }), [
-                "remote: unknown key; expected one of primary, remotes, istio, ca, protect, sample",
+                "remote: unknown key; expected one of primary, primaries, remotes, istio, ca, protect, sample",
             ]],
             ["an empty remotes list", () => ({ ...stackConfig(1), "istio-multicluster:remotes": "[]" }), [
                 "remotes: expected a non-empty list of clusters, found []",
             ]],
             ["a missing remotes key and a primary that is not an object", () => ({ "istio-multicluster:primary": "cluster1" }), [
                 "primary: expected a cluster: { name, network, context?, kubeconfig?, apiServer?, gatewayAddress? }, found \"cluster1\"",
-                "remotes: expected a list of clusters, found nothing",
+                "remotes: expected a non-empty list of clusters, found nothing",
             ]],
             ["an invalid network name", () => withRemotes(cluster(2, { network: "net work" })), [
                 "remotes[0].network: expected an Istio network name (a Kubernetes label value: letters, digits, '-', '_' and '.'), found \"net work\"",
@@ -130,7 +148,7 @@ describe("stack configuration", () => {
                 "remotes[0].context: expected a context no other cluster uses (primary has it), found \"kind-cluster1\"",
             ]],
             ["a typo inside a cluster", () => withRemotes({ ...cluster(2), contxt: "kind-cluster2" }), [
-                "remotes[0].contxt: unknown key; expected one of name, network, context, kubeconfig, apiServer, gatewayAddress, gateway, tokenRotation",
+                "remotes[0].contxt: unknown key; expected one of name, network, context, kubeconfig, apiServer, gatewayAddress, gateway, tokenRotation, primary",
             ]],
             ["a plain-http API server, a bad gateway address and a missing kubeconfig file", () =>
                 withRemotes(cluster(2, { apiServer: "http://172.18.0.3:6443", gatewayAddress: "not an address!", kubeconfig: "/no/such/kubeconfig" })), [
@@ -241,6 +259,34 @@ describe("stack configuration", () => {
                 "istio.defaultRevision: expected no defaultRevision without istio.revisions, found \"stable\"",
                 "sample.revision: expected no revision without istio.revisions, found \"stable\"",
             ]],
+            ["both primary and primaries, and neither", () => ({ ...mixedConfig(), ...meshConfig({ primary: cluster(4) }) }), [
+                "primaries: expected either primary (one cluster running istiod) or primaries (several), not both, found [{\"name\":\"cluster1\",\"network\":\"network1\",\"context\":\"kind-cluster1\",\"apiServer...",
+            ]],
+            ["no cluster running istiod", () => meshConfig({ remotes: [cluster(2)] }), [
+                "primary: expected the cluster running istiod: { name, network, ... } (or primaries: a list of them), found nothing",
+            ]],
+            ["a remote naming an unknown primary, one naming a remote, one naming none among several, and a primary attached to a primary", () =>
+                meshConfig({
+                    primaries: [cluster(1), { ...cluster(3), primary: "cluster1" }],
+                    remotes: [{ ...cluster(2), primary: "cluster9" }, { ...cluster(4), primary: "cluster2" }, cluster(5, { context: "kind-cluster1", kubeconfig: undefined })],
+                }), [
+                "primaries[1].primary: expected no primary: a primary runs its own istiod (list the cluster under remotes to attach it to a primary), found \"cluster1\"",
+                "remotes[0].primary: expected one of the primaries: cluster1, cluster3, found \"cluster9\"",
+                "remotes[1].primary: expected one of the primaries: cluster1, cluster3, found \"cluster2\"",
+                "remotes[2].primary: expected the name of the primary it is attached to, one of cluster1, cluster3 (required with several primaries), found nothing",
+                "remotes[2].context: expected a context no other cluster uses (primaries[0] has it), found \"kind-cluster1\"",
+            ]],
+            ["a lone primary with no remote and a token to rotate", () =>
+                meshConfig({ primaries: [cluster(1, { tokenRotation: "2" } as object)] }), [
+                "remotes: expected a non-empty list of clusters (a mesh of one primary needs a remote), found nothing",
+                "primaries[0].tokenRotation: expected no tokenRotation on the only primary: no other istiod watches it, so it has no reader token, found \"2\"",
+            ]],
+            ["two primaries of one name on one context, and a primary others must reach on loopback", () =>
+                meshConfig({ primaries: [cluster(1), cluster(1, { apiServer: "https://127.0.0.1:6443" })] }), [
+                "primaries[1].apiServer: expected an API server address the primary's istiod can reach (the value, https://127.0.0.1:6443, is loopback: it works only from this machine); set apiServer to the address the primary's pods reach it on (kind: https://<control-plane container IP>:6443, as npm run dev:clusters writes it), found \"https://127.0.0.1:6443\"",
+                "primaries[1].name: expected a cluster name no other cluster uses (primaries[0] has it), found \"cluster1\"",
+                "primaries[1].context: expected a context no other cluster uses (primaries[0] has it), found \"kind-cluster1\"",
+            ]],
             ["a sample flag that is not a boolean and a bad namespace", () => stackConfig(1, { sample: { enabled: "yes", namespace: "Sample NS" } }), [
                 "sample.enabled: expected true or false, found \"yes\"",
                 "sample.namespace: expected a namespace name (a DNS-1123 label: lowercase letters, digits and '-'), found \"Sample NS\"",
@@ -281,6 +327,11 @@ describe("stack configuration", () => {
             for (const f of CA_FILES) fs.writeFileSync(path.join(dir, "cluster1", f), "pem");
             // No cluster2/ at all: a remote holds no CA.
             assert.equal(loadStackConfig(stackConfig(1, { ca: { source: "files", directory: dir } })).ca.directory, dir);
+            // Every primary holds one; the remote of the mixed shape (cluster2) still none.
+            assert.deepEqual(problemsOf(mixedConfig({ ca: { source: "files", directory: dir } })), [
+                `ca.directory: expected a directory holding <cluster>/{ca-cert.pem,ca-key.pem,root-cert.pem,cert-chain.pem} for each cluster running istiod (cluster1, cluster3) ` +
+                    `(missing: cluster3/ca-cert.pem, cluster3/ca-key.pem, cluster3/root-cert.pem, cluster3/cert-chain.pem), found ${JSON.stringify(dir)}`,
+            ]);
         });
 
         it("says when there is no kubeconfig at all", () => {

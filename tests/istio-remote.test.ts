@@ -48,7 +48,7 @@ describe("IstioRemote", () => {
         const { plan } = await declareRemote();
         const objects = kubernetesObjects(plan.resources);
         const onPrimary = objects.filter((r) => r.provider === "cluster1").map((r) => r.name);
-        assert.deepEqual(onPrimary, ["cluster2-remote-secret-secret"]);
+        assert.deepEqual(onPrimary, ["cluster2-remote-secret-secret-cluster1"]);
         for (const r of objects.filter((o) => o.provider !== "cluster1")) {
             assert.equal(r.provider, "cluster2", `${r.name} is on ${String(r.provider)}`);
         }
@@ -74,7 +74,7 @@ describe("IstioRemote", () => {
     it("holds no CA key: no istiod runs there, the primary's signs its workloads", async () => {
         const { plan } = await declareRemote();
         const secrets = ofType(plan.resources, "kubernetes:core/v1:Secret").map((r) => r.name);
-        assert.deepEqual(secrets, ["cluster2-remote-secret-reader-token", "cluster2-remote-secret-secret"]);
+        assert.deepEqual(secrets, ["cluster2-remote-secret-reader-token", "cluster2-remote-secret-secret-cluster1"]);
         assert.ok(!JSON.stringify(plan.resources.map((r) => r.inputs)).includes("ca-key.pem"));
     });
 
@@ -122,7 +122,7 @@ describe("IstioRemote", () => {
         const { plan } = await declareRemote();
         const gateway = named(plan.resources, "cluster2-network-gateway");
         assert.deepEqual(gateway.inputs.values, networkGatewayValues("network2"));
-        assert.ok(waitsFor(plan.resources, gateway, named(plan.resources, "cluster2-remote-secret-secret")));
+        assert.ok(waitsFor(plan.resources, gateway, named(plan.resources, "cluster2-remote-secret-secret-cluster1")));
         assert.ok(waitsFor(plan.resources, gateway, named(plan.resources, "cluster2-istiod")));
     });
 

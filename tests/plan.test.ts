@@ -43,11 +43,11 @@ describe("the plan as data", () => {
             "istiod -> istiod-vs",
             "istiod -> network-gateway-service",
             // A remote's gateway waits until the primary has its remote secret.
-            "network-gateway -> remote-secret-secret",
+            "network-gateway -> remote-secret-secret-cluster1",
             // The remote secret holds the remote's reader token.
-            "remote-secret-secret -> remote-secret-reader-token",
+            "remote-secret-secret-cluster1 -> remote-secret-reader-token",
             // The sample on a remote waits until the primary knows the remote (injection works then).
-            "sample-helloworld-v2 -> remote-secret-secret",
+            "sample-helloworld-v2 -> remote-secret-secret-cluster1",
         ]);
     });
 
@@ -57,7 +57,7 @@ describe("the plan as data", () => {
         const { added, changed, removed } = planDiff(plan(2), plan(3));
         assert.deepEqual(removed, []);
         assert.ok(cluster4(added), added.join(", "));
-        assert.ok(added.includes("cluster4-remote-secret-secret") && added.includes("cluster4-network-gateway"));
+        assert.ok(added.includes("cluster4-remote-secret-secret-cluster1") && added.includes("cluster4-network-gateway"));
         assert.deepEqual(changed, ["cluster1-cluster-aware-routing-mesh-networks"]);
     });
 

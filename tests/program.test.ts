@@ -44,7 +44,7 @@ describe("the program", () => {
             const where = (name: string) => named(plan.resources, name).provider;
             for (const name of ["cluster1-istiod", "cluster1-network-gateway", "cluster1-istiod-gateway", "cluster1-istiod-vs",
                 "cluster1-peer-authentication", "cluster1-cluster-aware-routing-cross-network-gateway",
-                "cluster1-cluster-aware-routing-mesh-networks", "cluster2-remote-secret-secret"]) {
+                "cluster1-cluster-aware-routing-mesh-networks", "cluster2-remote-secret-secret-cluster1"]) {
                 assert.equal(where(name), "cluster1", name);
             }
             for (const name of ["cluster2-istio-system", "cluster2-base", "cluster2-istiod",
@@ -63,7 +63,7 @@ describe("the program", () => {
 
         it("shows the remote secret only masked, and exports only its name", () => {
             // The plan masks it; the stack exports none of it. Read it where it is built.
-            const secret = named(plan.resources, "cluster2-remote-secret-secret");
+            const secret = named(plan.resources, "cluster2-remote-secret-secret-cluster1");
             assert.deepEqual(secret.inputs.stringData, { cluster2: SECRET });
             assert.deepEqual(plan.outputs.remoteSecretNames, ["istio-remote-secret-cluster2"]);
         });
@@ -71,7 +71,7 @@ describe("the program", () => {
         it("keeps every sensitive value secret and out of the stack outputs", () => {
             const secretAt = (name: string) => named(plan.resources, name).secretInputs;
             assert.deepEqual(secretAt("cluster1-cacerts"), ["stringData"]);
-            assert.deepEqual(secretAt("cluster2-remote-secret-secret"), ["stringData"]);
+            assert.deepEqual(secretAt("cluster2-remote-secret-secret-cluster1"), ["stringData"]);
             for (const csr of ofType(plan.resources, "tls:index/certRequest:CertRequest")) assert.deepEqual(csr.secretInputs, ["privateKeyPem"]);
             const exported = JSON.stringify(plan.outputs);
             for (const leak of ["PRIVATE KEY", "reader-token", "user-token", "BEGIN CERTIFICATE"]) assert.ok(!exported.includes(leak), leak);
@@ -97,9 +97,9 @@ describe("the program", () => {
                 ["cluster2-istiod", "cluster1-network-gateway"],
                 ["cluster2-istiod", "cluster1-istiod-gateway"],
                 ["cluster2-istiod", "cluster1-istiod-vs"],
-                ["cluster2-remote-secret-secret", "cluster2-remote-secret-reader-token"],
+                ["cluster2-remote-secret-secret-cluster1", "cluster2-remote-secret-reader-token"],
                 ["cluster2-remote-secret-reader-token", "cluster2-base"],
-                ["cluster2-network-gateway", "cluster2-remote-secret-secret"],
+                ["cluster2-network-gateway", "cluster2-remote-secret-secret-cluster1"],
                 ["cluster2-network-gateway", "cluster2-istiod"],
                 ["cluster1-cluster-aware-routing-mesh-networks", "cluster2-network-gateway"],
                 ["cluster1-cluster-aware-routing-mesh-networks", "cluster1-istiod"],
@@ -135,7 +135,7 @@ describe("the program", () => {
             assert.deepEqual(Object.keys(meshNetworksOf(three.resources).networks), ["network1", "network2", "network3", "network4"]);
             for (const remote of ["cluster2", "cluster3", "cluster4"]) {
                 assert.equal(remotePilotAddressOf(three.resources, remote), "203.0.113.10");
-                assert.ok(named(three.resources, `${remote}-remote-secret-secret`));
+                assert.ok(named(three.resources, `${remote}-remote-secret-secret-cluster1`));
             }
             assert.deepEqual(three.outputs.remoteSecretNames, ["istio-remote-secret-cluster2", "istio-remote-secret-cluster3", "istio-remote-secret-cluster4"]);
             // Remotes do not wait for each other: the longest chain is the same.
@@ -157,7 +157,7 @@ describe("the program", () => {
             const r = (name: string) => named(plan.resources, name);
             assert.ok(waitsFor(plan.resources, r("cluster1-sample-helloworld-v1"), r("cluster1-istiod")));
             assert.ok(waitsFor(plan.resources, r("cluster2-sample-helloworld-v2"), r("cluster2-istiod")));
-            assert.ok(waitsFor(plan.resources, r("cluster2-sample-helloworld-v2"), r("cluster2-remote-secret-secret")));
+            assert.ok(waitsFor(plan.resources, r("cluster2-sample-helloworld-v2"), r("cluster2-remote-secret-secret-cluster1")));
         });
 
         it("places versions where the stack asks", async () => {
@@ -185,7 +185,7 @@ describe("the program", () => {
             assert.deepEqual(await protectedNames({ remoteSecrets: true }), [
                 "cluster2-remote-secret",
                 "cluster2-remote-secret-reader-token",
-                "cluster2-remote-secret-secret",
+                "cluster2-remote-secret-secret-cluster1",
             ]);
         });
     });
@@ -259,7 +259,7 @@ describe("the program", () => {
     describe("the remote secret", () => {
         it("holds a kubeconfig for the configured apiServer (not the laptop's address) and the remote's reader token", async () => {
             const plan = await planProgram(stackConfig(1), { revealSecrets: true });
-            const secret = named(plan.resources, "cluster2-remote-secret-secret");
+            const secret = named(plan.resources, "cluster2-remote-secret-secret-cluster1");
             assert.deepEqual(secret.secretInputs, ["stringData"]);
             const kc = new KubeConfig();
             kc.loadFromString(at(secret.inputs, "stringData.cluster2") as string);

@@ -7,7 +7,7 @@ import { type Plan, SECRET, runUnderMocks } from "../scripts/lib/plan";
 import { provider } from "./fixtures";
 import { at, named, outputOf } from "./support";
 
-async function declareSecret(preview = false, tokenRotation?: string) {
+async function declareSecret(preview = false, tokenRotation?: string, otherWatchers: readonly string[] = []) {
     let secret: RemoteSecret | undefined;
     const plan: Plan = await runUnderMocks(
         () => {
@@ -23,7 +23,10 @@ async function declareSecret(preview = false, tokenRotation?: string) {
                     remoteNamespace: "istio-system",
                     readerReady: [base, istiod],
                     tokenRotation,
-                    namespace: pulumi.output("istio-system"),
+                    watchers: [
+                        { clusterName: "cluster1", provider: provider("cluster1"), namespace: pulumi.output("istio-system"), own: true },
+                        ...otherWatchers.map((w) => ({ clusterName: w, provider: provider(w), namespace: pulumi.output("istio-system") })),
+                    ],
                 },
                 { provider: provider("cluster1") },
             );
@@ -50,7 +53,7 @@ describe("RemoteSecret", () => {
     it("rotates the token with no window without a valid one: the new token is created, then written into the remote secret, before the old one goes", async () => {
         const { plan } = await declareSecret(false, "2026-11");
         const token = named(plan.resources, "cluster2-remote-secret-reader-token");
-        const secret = named(plan.resources, "cluster2-remote-secret-secret");
+        const secret = named(plan.resources, "cluster2-remote-secret-secret-cluster1");
         // Auto-named: a replacement never collides with the old token, so Pulumi creates it first...
         assert.equal((token.inputs.metadata as { name?: string }).name, undefined);
         assert.equal(token.deleteBeforeReplace, false);
@@ -69,7 +72,7 @@ describe("RemoteSecret", () => {
 
     it("stores on the primary the Secret istiod watches, as istioctl create-remote-secret makes it", async () => {
         const { plan } = await declareSecret();
-        const secret = named(plan.resources, "cluster2-remote-secret-secret");
+        const secret = named(plan.resources, "cluster2-remote-secret-secret-cluster1");
         assert.equal(secret.provider, "cluster1");
         assert.deepEqual(secret.inputs.metadata, {
             name: "istio-remote-secret-cluster2",
@@ -95,8 +98,19 @@ describe("RemoteSecret", () => {
     it("previews before the token exists", async () => {
         const { plan } = await declareSecret(true);
         // The kubeconfig is unknown until the token exists, and already secret.
-        const secret = named(plan.resources, "cluster2-remote-secret-secret");
+        const secret = named(plan.resources, "cluster2-remote-secret-secret-cluster1");
         assert.deepEqual(secret.secretInputs, ["stringData"]);
         assert.equal(secret.inputs.stringData, SECRET);
+    });
+
+    it("stores the Secret on every watching primary from one reader token, the own primary's under the name it always had", async () => {
+        const { plan } = await declareSecret(false, undefined, ["cluster3"]);
+        const own = named(plan.resources, "cluster2-remote-secret-secret-cluster1");
+        const other = named(plan.resources, "cluster2-remote-secret-secret-cluster3");
+        assert.deepEqual([own.provider, other.provider], ["cluster1", "cluster3"]);
+        assert.deepEqual(other.inputs.metadata, own.inputs.metadata);
+        const token = named(plan.resources, "cluster2-remote-secret-reader-token");
+        assert.ok([own, other].every((s) => s.dependencies.includes(token.urn)), "each Secret holds the one token");
+        assert.equal(plan.resources.filter((r) => r.name.endsWith("-reader-token")).length, 1);
     });
 });

@@ -75,11 +75,11 @@ describe("the shipped stack files", () => {
             config: Record<string, { type?: string; description?: string; default?: unknown }>;
         };
         const keys = Object.keys(project.config).filter((k) => k.startsWith("istio-multicluster:")).map((k) => k.split(":")[1]);
-        assert.deepEqual(keys, ["primary", "remotes", "istio", "ca", "protect", "sample"]);
+        assert.deepEqual(keys, ["primary", "primaries", "remotes", "istio", "ca", "protect", "sample"]);
         for (const [key, declared] of Object.entries(project.config).filter(([k]) => k.startsWith("istio-multicluster:"))) {
             assert.ok(declared.type && declared.description, key);
-            // Optional keys need a default, or Pulumi would require them.
-            if (!["istio-multicluster:primary", "istio-multicluster:remotes"].includes(key)) assert.deepEqual(declared.default, {}, key);
+            // Every key needs a default, or Pulumi would require it; the topology keys' defaults mean unset (one of primary and primaries is set).
+            assert.deepEqual(declared.default, declared.type === "array" ? [] : {}, key);
         }
     });
 

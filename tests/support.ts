@@ -52,6 +52,20 @@ export function stackConfig(remotes = 1, extra: Record<string, unknown> = {}): R
     return Object.fromEntries(Object.entries(values).map(([k, v]) => [`${PROJECT}:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
 }
 
+/** A stack config of any top-level keys (`primaries`, `remotes`, …), as `pulumi config` holds it. */
+export function meshConfig(values: Record<string, unknown>): Record<string, string> {
+    return Object.fromEntries(Object.entries(values).map(([k, v]) => [`${PROJECT}:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+/** Istio CI's mixed shape: primaries cluster1 (network1) and cluster3 (network2), cluster2 a remote of cluster1 on network1. */
+export function mixedConfig(extra: Record<string, unknown> = {}): Record<string, string> {
+    return meshConfig({
+        primaries: [cluster(1), cluster(3, { network: "network2" })],
+        remotes: [{ ...cluster(2, { network: "network1" }), primary: "cluster1" }],
+        ...extra,
+    });
+}
+
 /** The resources of one type, or the single one with that type and name. */
 export function ofType(resources: readonly PlannedResource[], type: string): PlannedResource[] {
     return resources.filter((r) => r.type === type);

@@ -60,7 +60,7 @@ describe("verify", () => {
         await assert.rejects(verifyMesh(api, options), (e: Error) => {
             assert.equal(
                 e.message,
-                "sidecar injection cannot work:\n  cluster1: its API server cannot call istiod's sidecar-injection webhook on port 15017 (from cluster1's control plane to istiod's pods on the primary): " +
+                "sidecar injection cannot work:\n  cluster1: its API server cannot call istiod's sidecar-injection webhook on port 15017 (from cluster1's control plane to istiod's pods on cluster1): " +
                     `${timeout}. On a private GKE cluster, allow the control plane's range to reach the nodes on TCP 15017 (docs/real-clusters.md, "Private control planes").`,
             );
             return true;
@@ -104,11 +104,11 @@ describe("verify", () => {
 
     it("passes only when every expected version answered, no request failed and istiod sees every remote", () => {
         const both = tally([parseHelloReply(V1), parseHelloReply(V2)]).rows;
-        const seen = [{ cluster: "cluster2", secret: true, apiServer: true }];
+        const seen = [{ cluster: "cluster2", watcher: "cluster1", secret: true, apiServer: true }];
         assert.deepEqual(verdict(both, 0, ["v1", "v2"], seen), { missingVersions: [], ok: true });
         assert.deepEqual(verdict(both.slice(0, 1), 0, ["v1", "v2"], seen).missingVersions, ["v2"]);
         assert.equal(verdict(both, 1, ["v1", "v2"], seen).ok, false);
-        assert.equal(verdict(both, 0, ["v1", "v2"], [{ cluster: "cluster2", secret: true, apiServer: false }]).ok, false);
+        assert.equal(verdict(both, 0, ["v1", "v2"], [{ cluster: "cluster2", watcher: "cluster1", secret: true, apiServer: false }]).ok, false);
     });
 
     it("calls helloworld N times from the client on the primary through exec", async () => {
@@ -149,12 +149,23 @@ describe("verify", () => {
 
     it("reports a remote istiod cannot see, without printing its kubeconfig", async () => {
         const report = await verifyMesh(fakeMesh([V1, V2], { cluster2: { secret: true, answers: false } }), options);
-        assert.deepEqual(report.remotes, [{ cluster: "cluster2", secret: true, apiServer: false }]);
+        assert.deepEqual(report.remotes, [{ cluster: "cluster2", watcher: "cluster1", secret: true, apiServer: false }]);
         const text = formatReport(report) + JSON.stringify(report);
         assert.match(text, /cluster2: remote secret present, API server does NOT answer/);
         assert.doesNotMatch(text, /revoked-token|BEGIN|CA of/);
         const missing = await verifyMesh(fakeMesh([V1, V2]), options);
-        assert.deepEqual(missing.remotes, [{ cluster: "cluster2", secret: false, apiServer: false }]);
+        assert.deepEqual(missing.remotes, [{ cluster: "cluster2", watcher: "cluster1", secret: false, apiServer: false }]);
+    });
+
+    it("with several primaries, checks that each istiod watches every other cluster (the API server from the client's primary)", async () => {
+        const mesh = fakeMesh([V1, V2], { cluster2: { secret: true, answers: true }, cluster3: { secret: true, answers: true }, cluster1: { secret: true, answers: true } });
+        const report = await verifyMesh(mesh, { ...options, primaries: ["cluster1", "cluster3"], primaryOf: { cluster2: "cluster1" } });
+        assert.deepEqual(
+            report.remotes.map((r) => `${r.watcher}>${r.cluster} ${r.secret} ${r.apiServer}`),
+            ["cluster1>cluster3 true true", "cluster1>cluster2 true true", "cluster3>cluster1 true undefined", "cluster3>cluster2 true undefined"],
+        );
+        assert.equal(report.ok, true);
+        assert.match(formatReport(report), /cluster3 watches cluster1: remote secret present, API server not asked from here/);
     });
 
     it("says clearly when the client pod is missing", async () => {
@@ -164,7 +175,7 @@ describe("verify", () => {
     it("prints a table of version, instance, count and share", () => {
         const report: Report = {
             requests: 4, warmupRequests: 1, rows: tally([parseHelloReply(V1), parseHelloReply(V2), parseHelloReply(V2), parseHelloReply(V1)]).rows, failed: 0,
-            expectedVersions: ["v1", "v2"], missingVersions: [], remotes: [{ cluster: "cluster2", secret: true, apiServer: true }], ok: true,
+            expectedVersions: ["v1", "v2"], missingVersions: [], remotes: [{ cluster: "cluster2", watcher: "cluster1", secret: true, apiServer: true }], ok: true,
         };
         assert.equal(formatReport(report), [
             "4 requests to helloworld from the client on the primary (after 1 warm-up call(s)):",

@@ -36,52 +36,66 @@ interface MeshCluster {
     readonly name: string;
     readonly network: string;
     readonly primary: boolean;
+    /** A remote's primary (`topology.istio.io/controlPlaneClusters` of its `istio-system`). */
+    readonly controlPlane?: string;
 }
 
-/** The clusters of a planned mesh: names and networks from their `istio-system` namespaces; the primary runs a full istiod. */
+/** The clusters of a planned mesh: names and networks from their `istio-system` namespaces; primaries run a full istiod. */
 export function meshClusters(plan: Plan): MeshCluster[] {
     return plan.resources
         .filter((r) => r.type === "kubernetes:core/v1:Namespace" && (r.inputs.metadata as { name?: string })?.name === "istio-system")
         .map((ns) => {
-            const labels = (ns.inputs.metadata as { labels?: Record<string, string> }).labels ?? {};
+            const metadata = ns.inputs.metadata as { labels?: Record<string, string>; annotations?: Record<string, string> };
             const istiod = plan.resources.find(
                 (r) => r.provider === ns.provider && r.type === "kubernetes:helm.sh/v3:Release" && r.inputs.chart === "istiod",
             );
             const profile = (istiod?.inputs.values as { profile?: string } | undefined)?.profile;
-            return { name: ns.provider as string, network: labels["topology.istio.io/network"], primary: istiod !== undefined && profile !== "remote" };
+            const controlPlane = metadata.annotations?.["topology.istio.io/controlPlaneClusters"];
+            return {
+                name: ns.provider as string,
+                network: metadata.labels?.["topology.istio.io/network"] ?? "",
+                primary: istiod !== undefined && profile !== "remote",
+                ...(controlPlane !== undefined ? { controlPlane } : {}),
+            };
         });
+}
+
+/** Which clusters each istiod watches: the remote secrets on its cluster, by `networking.istio.io/cluster`. */
+function watchEdges(plan: Plan): [string, string][] {
+    return plan.resources
+        .filter((r) => r.type === "kubernetes:core/v1:Secret" && (r.inputs.metadata as { labels?: Record<string, string> }).labels?.["istio/multiCluster"] === "true")
+        .map((r) => [r.provider ?? "", (r.inputs.metadata as { annotations?: Record<string, string> }).annotations?.["networking.istio.io/cluster"] ?? ""]);
 }
 
 const id = (s: string) => s.replace(/[^A-Za-z0-9_]/g, "_");
 
-/** A Mermaid flowchart of the mesh. */
+/** A Mermaid flowchart of the mesh, whatever its shape: primaries, remotes under them, who watches whom, the cross-network paths. */
 export function meshDiagram(plan: Plan): string {
     const clusters = meshClusters(plan);
-    const primary = clusters.find((c) => c.primary);
-    if (!primary) return "flowchart LR\n  none[\"no primary cluster in this plan\"]";
-    const remotes = clusters.filter((c) => !c.primary);
-    const p = id(primary.name);
-    const lines = [
-        "flowchart LR",
-        `  subgraph ${p}["${primary.name} · ${primary.network} (primary)"]`,
-        `    ${p}_istiod["istiod<br/>meshNetworks: every network"]`,
-        `    ${p}_gw["istio-eastwestgateway<br/>15443 · 15012 · 15017"]`,
-        `    ${p}_gw -->|"15012 / 15017 passthrough"| ${p}_istiod`,
-        "  end",
-    ];
-    for (const r of remotes) {
-        const c = id(r.name);
+    if (!clusters.some((c) => c.primary)) return "flowchart LR\n  none[\"no primary cluster in this plan\"]";
+    const lines = ["flowchart LR"];
+    for (const c of clusters) {
+        const n = id(c.name);
         lines.push(
-            `  subgraph ${c}["${r.name} · ${r.network} (remote)"]`,
-            `    ${c}_api["API server"]`,
-            `    ${c}_webhook["injector webhook · istiod Service<br/>(istiod chart, remote profile)"]`,
-            `    ${c}_gw["istio-eastwestgateway<br/>15443"]`,
+            `  subgraph ${n}["${c.name} · ${c.network} (${c.primary ? "primary" : `remote of ${c.controlPlane ?? "?"}`})"]`,
+            `    ${n}_api["API server"]`,
+            ...(c.primary
+                ? [`    ${n}_istiod["istiod<br/>meshNetworks: every network"]`, `    ${n}_gw["istio-eastwestgateway<br/>15443 · 15012 · 15017"]`, `    ${n}_gw -->|"15012 / 15017 passthrough"| ${n}_istiod`]
+                : [`    ${n}_webhook["injector webhook · istiod Service<br/>(istiod chart, remote profile)"]`, `    ${n}_gw["istio-eastwestgateway<br/>15443"]`]),
             "  end",
-            `  ${c}_webhook -->|"remotePilotAddress"| ${p}_gw`,
-            `  ${c}_gw -->|"xDS and certificates"| ${p}_gw`,
-            `  ${p}_istiod -->|"istio-remote-secret-${r.name}"| ${c}_api`,
-            `  ${p}_gw <-->|"15443 mTLS by SNI *.local"| ${c}_gw`,
         );
+        if (!c.primary && c.controlPlane !== undefined) {
+            const p = id(c.controlPlane);
+            lines.push(`  ${n}_webhook -->|"remotePilotAddress"| ${p}_gw`, `  ${n}_gw -->|"xDS and certificates"| ${p}_gw`);
+        }
+    }
+    for (const [watcher, watched] of watchEdges(plan)) lines.push(`  ${id(watcher)}_istiod -->|"istio-remote-secret-${watched}"| ${id(watched)}_api`);
+    // One cross-network path per pair of networks, between their first gateways; on one network, pods reach each other directly.
+    const firstOf = new Map<string, MeshCluster>();
+    for (const c of clusters) if (!firstOf.has(c.network)) firstOf.set(c.network, c);
+    const networks = [...firstOf.values()];
+    for (const [i, a] of networks.entries()) {
+        for (const b of networks.slice(i + 1)) lines.push(`  ${id(a.name)}_gw <-->|"15443 mTLS by SNI *.local"| ${id(b.name)}_gw`);
     }
     return lines.join("\n");
 }

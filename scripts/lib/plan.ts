@@ -32,6 +32,8 @@ export interface PlannedResource {
     readonly dependencies: readonly string[];
     /** Input paths whose change replaces the resource (`replaceOnChanges`). */
     readonly replaceOnChanges: readonly string[];
+    /** Names it was known by before (`aliases`): the engine moves such a resource in its state, it is not replaced. */
+    readonly aliases: readonly string[];
     /** Whether a replacement deletes the old resource first (otherwise the new one is created first). */
     readonly deleteBeforeReplace: boolean;
 }
@@ -208,6 +210,7 @@ export async function runUnderMocks(
                         secretInputs,
                         dependencies: req.getDependenciesList?.() ?? [],
                         replaceOnChanges: req.getReplaceonchangesList?.() ?? [],
+                        aliases: aliasNames(req),
                         deleteBeforeReplace: req.getDeletebeforereplace?.() ?? false,
                     });
                 }
@@ -218,6 +221,14 @@ export async function runUnderMocks(
     declare();
     await pulumi.runtime.disconnect();
     return { resources };
+}
+
+type AliasProto = { getUrn?(): string; getSpec?(): { getName?(): string } | undefined };
+
+/** The names of a registration's aliases (by spec, or the last part of an alias URN). */
+function aliasNames(req: ResourceRequest): string[] {
+    const list = (req as unknown as { getAliasesList?(): AliasProto[] }).getAliasesList?.() ?? [];
+    return list.map((a) => a.getSpec?.()?.getName?.() || (a.getUrn?.() ?? "").split("::").at(-1) || "").filter(Boolean);
 }
 
 /** Path of the program's entry point, as ts-node (index.ts) or compiled JavaScript (index.js) loads it. */

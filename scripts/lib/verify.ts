@@ -25,12 +25,14 @@ export interface MeshApi {
  * namespace. A private control plane without a firewall rule to port 15017 (GKE's private clusters)
  * fails here, and the error says which cluster, which port, from where, and what to add.
  */
-export async function webhookPreflight(api: MeshApi, options: Pick<VerifyOptions, "primary" | "remotes" | "namespace">): Promise<string[]> {
+export async function webhookPreflight(api: MeshApi, options: Pick<VerifyOptions, "primary" | "remotes" | "namespace" | "primaries" | "primaryOf">): Promise<string[]> {
     const problems: string[] = [];
-    for (const cluster of [options.primary, ...options.remotes]) {
+    const primaries = options.primaries ?? [options.primary];
+    for (const cluster of [...primaries, ...options.remotes]) {
         const error = await api.dryRunPod(cluster, options.namespace);
         if (error === undefined || !/failed calling webhook/i.test(error)) continue;
-        const to = cluster === options.primary ? "istiod's pods on the primary" : "the primary's network gateway (which passes it to istiod)";
+        const primary = options.primaryOf?.[cluster] ?? options.primary;
+        const to = primaries.includes(cluster) ? `istiod's pods on ${cluster}` : `the network gateway of its primary ${primary} (which passes it to istiod)`;
         problems.push(
             `${cluster}: its API server cannot call istiod's sidecar-injection webhook on port 15017 (from ${cluster}'s control plane to ${to}): ${error}. ` +
                 'On a private GKE cluster, allow the control plane\'s range to reach the nodes on TCP 15017 (docs/real-clusters.md, "Private control planes").',
@@ -120,11 +122,17 @@ export function tally(replies: readonly (HelloReply | undefined)[]): { rows: Tal
 }
 
 export interface RemoteStatus {
+    /** The cluster watched. */
     readonly cluster: string;
-    /** The remote secret is on the primary. */
+    /** The primary whose istiod watches it. */
+    readonly watcher: string;
+    /** The remote secret is on the watcher. */
     readonly secret: boolean;
-    /** Its API server answers, from the primary's client pod, with the secret's own credentials. */
-    readonly apiServer: boolean;
+    /**
+     * Its API server answers with the secret's own credentials, from the client pod (on the first
+     * primary); undefined where the watcher is another primary (no client there to ask from).
+     */
+    readonly apiServer: boolean | undefined;
 }
 
 export interface Report {
@@ -148,12 +156,17 @@ export function verdict(
 ): Pick<Report, "missingVersions" | "ok"> {
     const answered = new Set(rows.map((r) => r.version));
     const missingVersions = expectedVersions.filter((v) => !answered.has(v));
-    return { missingVersions, ok: missingVersions.length === 0 && failed === 0 && remotes.every((r) => r.secret && r.apiServer) };
+    return { missingVersions, ok: missingVersions.length === 0 && failed === 0 && remotes.every((r) => r.secret && r.apiServer !== false) };
 }
 
 export interface VerifyOptions {
+    /** The primary the client runs on (the first). */
     readonly primary: string;
     readonly remotes: readonly string[];
+    /** Every primary, each watching every other cluster. @default [primary] */
+    readonly primaries?: readonly string[];
+    /** Each remote's primary. @default the first primary */
+    readonly primaryOf?: Readonly<Record<string, string>>;
     /** The sample namespace. */
     readonly namespace: string;
     readonly expectedVersions: readonly string[];
@@ -199,16 +212,22 @@ export async function verifyMesh(api: MeshApi, options: VerifyOptions): Promise<
 
     const replies: (HelloReply | undefined)[] = [];
     for (let i = 0; i < requests; i++) replies.push(await call());
+    // Every istiod watches every other cluster: its remote secret there, and (from the client's primary) the API server answering its token.
+    const primaries = options.primaries ?? [options.primary];
     const remotes: RemoteStatus[] = [];
-    for (const cluster of options.remotes) {
-        const data = await api.readSecret(options.primary, ISTIO_SYSTEM, `istio-remote-secret-${cluster}`);
-        const credentials = data?.[cluster] !== undefined ? remoteCredentials(data[cluster]) : undefined;
-        const status = credentials
-            ? await api
-                  .exec(options.primary, options.namespace, pod, "curl", [...API_SERVER_CHECK, credentials.server], `${credentials.token}\n${credentials.caPem}`)
-                  .catch(() => "")
-            : "";
-        remotes.push({ cluster, secret: data?.[cluster] !== undefined, apiServer: status.trim() === "200" });
+    for (const watcher of primaries) {
+        for (const cluster of [...primaries, ...options.remotes].filter((c) => c !== watcher)) {
+            const data = await api.readSecret(watcher, ISTIO_SYSTEM, `istio-remote-secret-${cluster}`);
+            const credentials = data?.[cluster] !== undefined ? remoteCredentials(data[cluster]) : undefined;
+            const fromClient = watcher === options.primary;
+            const status =
+                credentials && fromClient
+                    ? await api
+                          .exec(options.primary, options.namespace, pod, "curl", [...API_SERVER_CHECK, credentials.server], `${credentials.token}\n${credentials.caPem}`)
+                          .catch(() => "")
+                    : "";
+            remotes.push({ cluster, watcher, secret: data?.[cluster] !== undefined, apiServer: fromClient ? status.trim() === "200" : undefined });
+        }
     }
     const { rows, failed } = tally(replies);
     return {
@@ -232,21 +251,25 @@ export function formatReport(report: Report): string {
     ];
     const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
     const lines = table.map((row) => row.map((c, i) => (i === 2 || i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd());
+    const several = new Set(report.remotes.map((r) => r.watcher)).size > 1;
     const remoteLines = report.remotes.map(
-        (r) => `  ${r.cluster}: remote secret ${r.secret ? "present" : "MISSING"}, API server ${r.apiServer ? "answers with its token" : "does NOT answer"}`,
+        (r) =>
+            `  ${several ? `${r.watcher} watches ` : ""}${r.cluster}: remote secret ${r.secret ? "present" : "MISSING"}, API server ${
+                r.apiServer === undefined ? "not asked from here (no client there)" : r.apiServer ? "answers with its token" : "does NOT answer"
+            }`,
     );
     return [
         `${report.requests} requests to helloworld from the client on the primary (after ${report.warmupRequests} warm-up call(s)):`,
         ...lines.map((l) => `  ${l}`),
         ...(report.failed > 0 ? [`  ${report.failed} request(s) got no helloworld answer`] : []),
-        "istiod on the primary and the remotes:",
+        several ? "each istiod and the clusters it watches:" : "istiod on the primary and the remotes:",
         ...remoteLines,
         report.ok
             ? `OK: every expected version (${report.expectedVersions.join(", ")}) answered`
             : `FAILED: ${[
                   report.missingVersions.length > 0 ? `no answer from ${report.missingVersions.join(", ")}` : "",
                   report.failed > 0 ? `${report.failed} failed request(s)` : "",
-                  report.remotes.some((r) => !r.secret || !r.apiServer) ? "a remote is not seen by istiod" : "",
+                  report.remotes.some((r) => !r.secret || r.apiServer === false) ? "a cluster is not seen by an istiod" : "",
               ]
                   .filter(Boolean)
                   .join("; ")}`,
