@@ -81,8 +81,8 @@ export function tally(answers: readonly Answer[]) {
     return {
         sent: answers.length,
         failed: answers.filter((a) => a.status !== 200).length,
-        /** What the failures said (each distinct text once, at most three). */
-        failures: [...new Set(answers.filter((a) => a.status !== 200).map((a) => a.error ?? `status ${a.status}`))].slice(0, 3),
+        /** What the failures said (each distinct text once, at most ten). */
+        failures: [...new Set(answers.filter((a) => a.status !== 200).map((a) => a.error ?? `status ${a.status}`))].slice(0, 10),
         byVersion: count((a) => a.version),
         byInstance: count((a) => a.hostname),
         byCluster: count((a) => a.cluster),
