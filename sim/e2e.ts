@@ -801,7 +801,7 @@ async function inside(state: SimState): Promise<void> {
         const gateways = await Promise.all(all.map((c) => gatewayAddress(state, c)));
         const elsewhere = during.failures.filter((f) => !gateways.some((a) => f.includes(`${a}:15443`)));
         assert.deepEqual(elsewhere, [], `no request failed but at a rolling gateway (${during.sent} sent)`);
-        assert.ok(during.failed <= Math.ceil(during.sent * 0.02), `${during.failed} of ${during.sent} requests failed while the default moved`);
+        assert.ok(during.failed <= Math.ceil(during.sent * 0.05), `${during.failed} of ${during.sent} requests failed while the default moved`);
         // One injector per cluster: the tag, not the unrevisioned istiod's own webhook.
         saw.injectors = await Promise.all(all.map(async (c) => {
             const found = (await revisionObjects(state, c, "default")).filter((o) => o.startsWith("MutatingWebhookConfiguration"));
