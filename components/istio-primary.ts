@@ -153,7 +153,7 @@ export class IstioPrimary extends pulumi.ComponentResource {
                 remoteNamespace: this.namespace,
                 readerReady: this.cluster.readerReady,
                 tokenRotation: args.tokenRotation,
-                watchers: args.watchers.map((w) => ({ clusterName: w.clusterName, provider: w.provider, namespace: w.namespace })),
+                watchers: args.watchers,
             },
             { parent: this, provider: own.provider, protect: args.protect },
         );

@@ -124,10 +124,7 @@ export class IstioRemote extends pulumi.ComponentResource {
                 remoteNamespace: namespace,
                 readerReady: [system.base, ...this.istiods.values()],
                 tokenRotation: args.tokenRotation,
-                watchers: [
-                    { clusterName: args.primary.clusterName, provider: args.primary.provider, namespace: args.primary.namespace, own: true },
-                    ...(args.otherPrimaries ?? []).map((p) => ({ clusterName: p.clusterName, provider: p.provider, namespace: p.namespace })),
-                ],
+                watchers: [{ ...args.primary, own: true }, ...(args.otherPrimaries ?? [])],
             },
             { parent: this, provider: args.primary.provider, protect: args.protectRemoteSecret },
         );

@@ -81,8 +81,6 @@ export interface RemoteSecretWatcher {
 export class RemoteSecret extends pulumi.ComponentResource {
     /** Name of the Secret on each watcher (the same on all: `istio-remote-secret-<cluster>`). */
     public readonly secretName: pulumi.Output<string>;
-    /** The Secret on each watcher, in the order of `watchers`. */
-    public readonly secrets: readonly k8s.core.v1.Secret[];
     /** The kubeconfig stored in it (a Pulumi secret). */
     public readonly kubeconfig: pulumi.Output<string>;
 
@@ -138,7 +136,6 @@ export class RemoteSecret extends pulumi.ComponentResource {
                     { parent: this, provider: w.provider, aliases: w.own ? [{ name: `${name}-secret` }] : [] },
                 ),
         );
-        this.secrets = secrets;
         this.secretName = secrets[0].metadata.name;
 
         this.registerOutputs({ secretName: this.secretName });

@@ -232,19 +232,26 @@ export function xdsEndpoints(state: SimState, istiod: string, cluster: SimCluste
  * (sim/kubelet runs each pod's processes in one of its own).
  */
 function environmentPids(netns: string): string[] {
-    const listed = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").map((l) => l.split(" ")[0]);
-    const namespaces = [netns, ...listed.filter((n) => n.startsWith(POD_NETNS_PREFIX))];
-    return [
-        ...new Set(
-            namespaces.flatMap((ns) => {
-                try {
-                    return execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).split("\n").filter(Boolean);
-                } catch {
-                    return []; // removed meanwhile
-                }
-            }),
-        ),
-    ];
+    // What `ip netns pids` does, without a process per namespace (the CPU sampler asks every second):
+    // a process is in a namespace when its /proc/<pid>/ns/net is the inode bound at /run/netns/<name>.
+    const names = fs.readdirSync("/run/netns").filter((n) => n === netns || n.startsWith(POD_NETNS_PREFIX));
+    const inodes = new Set(
+        names.flatMap((n) => {
+            try {
+                return [fs.statSync(path.join("/run/netns", n)).ino];
+            } catch {
+                return []; // removed meanwhile
+            }
+        }),
+    );
+    return fs.readdirSync("/proc").filter((pid) => {
+        if (!/^\d+$/.test(pid)) return false;
+        try {
+            return inodes.has(Number(/^net:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/ns/net`))?.[1]));
+        } catch {
+            return false; // exited meanwhile
+        }
+    });
 }
 
 /** Resident memory of every process of the environment (MiB), pods' included: its whole footprint. */

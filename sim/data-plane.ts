@@ -183,6 +183,12 @@ export async function foreignClientRefused(state: SimState, cluster: SimCluster,
     return { withMeshCertificate: mesh.answer?.status ?? 0, refused: other.answer?.status !== 200, foreignError: other.output.slice(-300) };
 }
 
+/** What a container of a pod printed, as the kubelet stand-in logged it ("" before it started). */
+function containerLog(state: SimState, cluster: SimCluster, pod: V1Pod, container: string): string {
+    const file = containerLogFile(state.logDir, cluster.name, `${pod.metadata?.namespace}/${pod.metadata?.name}`, container);
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+}
+
 /**
  * The istiod each running sample pod's agent dials: the upstream its xDS proxy logged as it started
  * ("" until it has). The injected PROXY_CONFIG names it only where it is not the mesh default
@@ -190,11 +196,7 @@ export async function foreignClientRefused(state: SimState, cluster: SimCluster,
  */
 export async function discoveryAddresses(state: SimState, cluster: SimCluster): Promise<string[]> {
     const pods = await runningPods(state, cluster, "sample");
-    return pods.map((p) => {
-        const file = containerLogFile(state.logDir, cluster.name, `${p.metadata?.namespace}/${p.metadata?.name}`, "istio-proxy");
-        const log = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-        return [...log.matchAll(/Initializing with upstream address "([^"]+)"/g)].at(-1)?.[1] ?? "";
-    });
+    return pods.map((p) => [...containerLog(state, cluster, p, "istio-proxy").matchAll(/Initializing with upstream address "([^"]+)"/g)].at(-1)?.[1] ?? "");
 }
 
 /**
@@ -203,9 +205,6 @@ export async function discoveryAddresses(state: SimState, cluster: SimCluster): 
  */
 export async function gatewaysListening(state: SimState, cluster: SimCluster): Promise<{ running: number; listening: number }> {
     const pods = await runningPods(state, cluster, "istio-system", "app=istio-eastwestgateway");
-    const listening = pods.filter((p) => {
-        const file = containerLogFile(state.logDir, cluster.name, `${p.metadata?.namespace}/${p.metadata?.name}`, "envoy");
-        return fs.existsSync(file) && fs.readFileSync(file, "utf8").includes(`listening on 0.0.0.0:${CROSS_NETWORK_PORT}`);
-    });
+    const listening = pods.filter((p) => containerLog(state, cluster, p, "envoy").includes(`listening on 0.0.0.0:${CROSS_NETWORK_PORT}`));
     return { running: pods.length, listening: listening.length };
 }

@@ -145,12 +145,14 @@ async function inside(state: SimState): Promise<void> {
     // With both remotes: v2 on each.
     const sampleVersions = { [primary.name]: ["v1"], [remote1.name]: ["v2"], [remote2.name]: ["v2"] };
     /** What istiod of `revision` ("" : without revision) serves a cluster1 sidecar for helloworld, once it is `expected`. */
-    const helloEndpoints = async (expected: string[], revision = "") =>
+    /** helloworld's endpoints as a sidecar of `sidecar` (on its `network`) gets them from `istiod`'s istiod of `revision`, once they are `expected`. */
+    const endpointsSeen = (istiod: SimCluster, sidecar: SimCluster, expected: () => Promise<readonly string[]>, revision = "") =>
         eventually(async () => {
-            const seen = xdsEndpoints(state, await istiodAddress(state, revision), primary);
-            assert.deepEqual(seen, [...expected].sort());
+            const seen = xdsEndpoints(state, await istiodAddress(state, revision, istiod), sidecar);
+            assert.deepEqual(seen, [...(await expected())].sort(), `${istiod.name}'s istiod to a sidecar on ${sidecar.name}`);
             return seen;
         });
+    const helloEndpoints = (expected: readonly string[], revision = "") => endpointsSeen(primary, primary, () => Promise.resolve(expected), revision);
     /** istiod's clusters, once it reports `cluster` synced (`false`: once it no longer watches it). */
     const istiodSees = (cluster: SimCluster, watched = true, revision = "", timeoutMs = 60_000) =>
         eventually(async () => {
@@ -199,6 +201,11 @@ async function inside(state: SimState): Promise<void> {
         return { ...answers, gatewayConnections: crossed };
     };
 
+    /** A container that only waits, as the sample's curl does (the kubelet stand-in runs Istio's echo client for it). */
+    const sleeper = (name: string) => ({ name, image: "docker.io/curlimages/curl:8.16.0", command: ["/bin/sleep", "infinity"] });
+    /** The webhooks istiod without revision renders (`istio-sidecar-injector`, labelled `istio.io/rev=default`) on `cluster`. */
+    const unrevisionedInjectors = async (cluster: SimCluster) =>
+        (await revisionObjects(state, cluster, "default")).filter((o) => o.startsWith("MutatingWebhookConfiguration"));
     /** The pilot-discovery process of `cluster`'s istiod (the supervisor runs one per istiod pod, at the pod's address). */
     const istiodPidOf = async (cluster: SimCluster): Promise<number> => {
         const address = await istiodAddress(state, "", cluster);
@@ -212,7 +219,7 @@ async function inside(state: SimState): Promise<void> {
         const name = `injection-check-${Date.now()}`;
         const pod = await core.createNamespacedPod({
             namespace: "sample",
-            body: { metadata: { name }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: "app", image: "docker.io/curlimages/curl:8.16.0", command: ["/bin/sleep", "infinity"] }] } },
+            body: { metadata: { name }, spec: { terminationGracePeriodSeconds: 0, containers: [sleeper("app")] } },
         });
         await core.deleteNamespacedPod({ name, namespace: "sample" });
         return pod.spec?.containers.some((c) => c.name === "istio-proxy") || pod.spec?.initContainers?.some((c) => c.name === "istio-proxy") ? "injected" : "not injected";
@@ -227,7 +234,7 @@ async function inside(state: SimState): Promise<void> {
                 metadata: { name: "curl", labels },
                 spec: {
                     selector: { matchLabels: labels },
-                    template: { metadata: { labels }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: "curl", image: "docker.io/curlimages/curl:8.16.0", command: ["/bin/sleep", "infinity"] }] } },
+                    template: { metadata: { labels }, spec: { terminationGracePeriodSeconds: 0, containers: [sleeper("curl")] } },
                 },
             },
         });
@@ -804,7 +811,7 @@ async function inside(state: SimState): Promise<void> {
         assert.ok(during.failed <= Math.ceil(during.sent * 0.05), `${during.failed} of ${during.sent} requests failed while the default moved`);
         // One injector per cluster: the tag, not the unrevisioned istiod's own webhook.
         saw.injectors = await Promise.all(all.map(async (c) => {
-            const found = (await revisionObjects(state, c, "default")).filter((o) => o.startsWith("MutatingWebhookConfiguration"));
+            const found = await unrevisionedInjectors(c);
             assert.deepEqual(found, [], `${c.name}: istiod without revision still has its webhooks`);
             return found;
         }));
@@ -875,7 +882,7 @@ async function inside(state: SimState): Promise<void> {
         assert.deepEqual([named(ops, "create"), Object.keys(ops).length], [oldPieces, oldPieces.length]);
         assert.equal((await stack.up(options)).summary.result, "succeeded");
         saw.clusters = await istiodSees(remote2, true, "");
-        saw.injectors = await Promise.all(all.map(async (c) => (await revisionObjects(state, c, "default")).filter((o) => o.startsWith("MutatingWebhookConfiguration"))));
+        saw.injectors = await Promise.all(all.map(unrevisionedInjectors));
         assert.deepEqual(saw.injectors, all.map(() => []), "istiod without revision renders no webhooks while the tag is the default");
         const destroyed = await stack.destroy(options);
         assert.equal(destroyed.summary.result, "succeeded");
@@ -901,14 +908,9 @@ async function inside(state: SimState): Promise<void> {
             for (const c of all.filter((x) => x !== p)) assert.equal(seen[c.name], "synced", `${p.name}'s istiod has ${c.name} ${seen[c.name] ?? "not at all"}`);
             return { [p.name]: seen };
         }, 120_000)));
-    /** helloworld's endpoints as a sidecar of `sidecar` (on its network in this stack) gets them from `istiod`'s istiod, once they are `expected`. */
-    const endpointsFrom = (istiod: SimCluster, sidecar: SimCluster, expected: () => Promise<string[]>) =>
-        eventually(async () => {
-            const network = (mixed.topology.networks as Record<string, string>)[sidecar.name] ?? sidecar.network;
-            const seen = xdsEndpoints(state, await istiodAddress(state, "", istiod), { ...sidecar, network });
-            assert.deepEqual(seen, [...(await expected())].sort(), `${istiod.name}'s istiod to a sidecar on ${sidecar.name}`);
-            return seen;
-        });
+    /** {@link endpointsSeen} for a sidecar on its network in this stack. */
+    const endpointsFrom = (istiod: SimCluster, sidecar: SimCluster, expected: () => Promise<readonly string[]>) =>
+        endpointsSeen(istiod, { ...sidecar, network: (mixed.topology.networks as Record<string, string>)[sidecar.name] ?? sidecar.network }, expected);
     // Local pods and pods on its own network directly; the other network through its gateways on 15443.
     const seenFromNetwork1 = async () => [`${await podIp(p1, "v1")}:5000`, `${await podIp(r1, "v2")}:5000`, `${await gatewayAddress(state, p2)}:15443`];
     const seenFromNetwork2 = async () => [`${await podIp(p2, "v2")}:5000`, `${await gatewayAddress(state, p1)}:15443`, `${await gatewayAddress(state, r1)}:15443`];

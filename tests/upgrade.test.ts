@@ -21,16 +21,41 @@ const STEPS: Record<string, unknown>[] = [
 const everywhere = (remotes: number, ...roles: string[]) =>
     Array.from({ length: remotes + 1 }, (_, i) => roles.map((role) => `cluster${i + 1}-${role}`)).flat();
 
-describe("upgrading Istio by revision (the plan of each step)", () => {
-    type ProgramPlan = Awaited<ReturnType<typeof planProgram>>;
+type ProgramPlan = Awaited<ReturnType<typeof planProgram>>;
+
+/** The plan of each step with 1, 2 and 3 remotes, made before the describe's tests; `plan(step, remotes = 2)`. */
+function stepPlans(steps: readonly Record<string, unknown>[]): (step: number, remotes?: number) => ProgramPlan {
     const plans = new Map<string, ProgramPlan>();
-    const plan = (step: number, remotes = 2) => plans.get(`${step}/${remotes}`) as ProgramPlan;
     before(async () => {
         useFixtureKubeconfig();
         for (const remotes of [1, 2, 3]) {
-            for (const [step, istio] of STEPS.entries()) plans.set(`${step}/${remotes}`, await planProgram(stackConfig(remotes, { istio })));
+            for (const [step, istio] of steps.entries()) plans.set(`${step}/${remotes}`, await planProgram(stackConfig(remotes, { istio })));
         }
     });
+    return (step, remotes = 2) => plans.get(`${step}/${remotes}`) as ProgramPlan;
+}
+
+/** What every upgrade path keeps: each step undone by its rollback, and a longest chain that does not grow with the remotes. */
+function itUndoesEachStepAndKeepsItsChain(plan: (step: number, remotes?: number) => ProgramPlan, steps: readonly Record<string, unknown>[]): void {
+    it("rolls back each step by undoing exactly what it did", () => {
+        for (let step = 1; step < steps.length; step++) {
+            const forward = planDiff(plan(step - 1), plan(step));
+            const back = planDiff(plan(step), plan(step - 1));
+            assert.deepEqual(back, { added: forward.removed, changed: forward.changed, removed: forward.added }, `step ${step}`);
+        }
+    });
+
+    it("keeps the longest dependency chain independent of the number of remotes at every step", () => {
+        for (const step of steps.keys()) {
+            const lengths = [1, 2, 3].map((remotes) => longestChain(plan(step, remotes)));
+            assert.deepEqual(lengths, [lengths[0], lengths[0], lengths[0]], `step ${step}`);
+        }
+    });
+}
+
+describe("upgrading Istio by revision (the plan of each step)", () => {
+    const plan = stepPlans(STEPS);
+    itUndoesEachStepAndKeepsItsChain(plan, STEPS);
 
     it("step 1 adds the new control plane on the primary and its webhooks and Service on every remote, and changes only base", () => {
         const { added, changed, removed } = planDiff(plan(0), plan(1));
@@ -100,20 +125,6 @@ describe("upgrading Istio by revision (the plan of each step)", () => {
         assert.deepEqual(planDiff(rolledBack, plan(0)).changed, everywhere(2, "base").sort());
     });
 
-    it("rolls back each step by undoing exactly what it did", () => {
-        for (const step of [1, 2, 3]) {
-            const forward = planDiff(plan(step - 1), plan(step));
-            const back = planDiff(plan(step), plan(step - 1));
-            assert.deepEqual(back, { added: forward.removed, changed: forward.changed, removed: forward.added }, `step ${step}`);
-        }
-    });
-
-    it("keeps the longest dependency chain independent of the number of remotes at every step", () => {
-        for (const step of STEPS.keys()) {
-            const lengths = [1, 2, 3].map((remotes) => longestChain(plan(step, remotes)));
-            assert.deepEqual(lengths, [lengths[0], lengths[0], lengths[0]], `step ${step}`);
-        }
-    });
 
     it("points each remote's revision at that revision's istiod exposed on the primary", () => {
         const vs = (rev: string) => plan(1).resources.find((r) => r.name === `cluster1-istiod-vs-${rev}`) as PlannedResource;
@@ -169,15 +180,8 @@ const FROM_UNREVISIONED: Record<string, unknown>[] = [
 ];
 
 describe("upgrading Istio by revision from an install without revisions (the plan of each step)", () => {
-    type ProgramPlan = Awaited<ReturnType<typeof planProgram>>;
-    const plans = new Map<string, ProgramPlan>();
-    const plan = (step: number, remotes = 2) => plans.get(`${step}/${remotes}`) as ProgramPlan;
-    before(async () => {
-        useFixtureKubeconfig();
-        for (const remotes of [1, 2, 3]) {
-            for (const [step, istio] of FROM_UNREVISIONED.entries()) plans.set(`${step}/${remotes}`, await planProgram(stackConfig(remotes, { istio })));
-        }
-    });
+    const plan = stepPlans(FROM_UNREVISIONED);
+    itUndoesEachStepAndKeepsItsChain(plan, FROM_UNREVISIONED);
 
     it("listing the install without revisions as the revision \"\" changes nothing", async () => {
         const listed = await planProgram(stackConfig(2, { istio: { revisions: [UNREVISIONED] } }));
@@ -218,18 +222,4 @@ describe("upgrading Istio by revision from an install without revisions (the pla
         assert.deepEqual(removed, ["cluster1-cluster-aware-routing-mesh-networks", "cluster1-istiod-vs", ...everywhere(2, "istiod")].sort());
     });
 
-    it("rolls back each step by undoing exactly what it did", () => {
-        for (const step of [1, 2, 3]) {
-            const forward = planDiff(plan(step - 1), plan(step));
-            const back = planDiff(plan(step), plan(step - 1));
-            assert.deepEqual(back, { added: forward.removed, changed: forward.changed, removed: forward.added }, `step ${step}`);
-        }
-    });
-
-    it("keeps the longest dependency chain independent of the number of remotes at every step", () => {
-        for (const step of FROM_UNREVISIONED.keys()) {
-            const lengths = [1, 2, 3].map((remotes) => longestChain(plan(step, remotes)));
-            assert.deepEqual(lengths, [lengths[0], lengths[0], lengths[0]], `step ${step}`);
-        }
-    });
 });
