@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", "bin/", "eslint.config.mjs", ".sim/", ".try/", ".e2e/", ".bench/"] },
+    { ignores: ["node_modules/", "bin/", "eslint.config.mjs", ".mocharc.cjs", ".sim/", ".try/", ".e2e/", ".bench/"] },
     ...tseslint.configs.recommendedTypeChecked,
     {
         languageOptions: {

@@ -1,12 +1,11 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { ISTIO_DEFAULTS, StackConfigError, loadStackConfig } from "../lib/config";
 import { planProgram } from "../scripts/lib/plan";
 import { CA_FILES } from "../lib/config";
 import { CHART_VALUE_KEYS } from "../lib/chart-keys";
-import { cluster, kubeconfigText, meshConfig, mixedConfig, stackConfig, useFixtureKubeconfig } from "./support";
+import { cluster, kubeconfigText, meshConfig, mixedConfig, stackConfig, tempDir, useFixtureKubeconfig } from "./support";
 
 /** The problems a config is rejected with (the error's lines after its heading). */
 function problemsOf(config: Record<string, string>): string[] {
@@ -102,7 +101,7 @@ describe("stack configuration", () => {
         });
 
         it("reads a cluster's own kubeconfig, from a path or inline", () => {
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kc-"));
+            const dir = tempDir("kc-");
             const file = path.join(dir, "other");
             fs.writeFileSync(file, kubeconfigText(["other"]));
             const fromFile = loadStackConfig(stackConfig(1, { primary: cluster(1, { kubeconfig: file, context: "other", apiServer: undefined }) }));
@@ -298,7 +297,7 @@ describe("stack configuration", () => {
         }
 
         it("checks a local chart directory: it must exist and hold base, istiod and gateway", () => {
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "charts-"));
+            const dir = tempDir("charts-");
             const expected = "istio.chartRepository: expected an https:// or oci:// Helm chart repository URL, or a local directory holding the base, istiod and gateway charts (<chart>/ or <chart>-<version>.tgz)";
             assert.deepEqual(problemsOf(stackConfig(1, { istio: { chartRepository: path.join(dir, "nowhere") } })), [
                 `${expected} (${path.join(dir, "nowhere")} is not a directory), found ${JSON.stringify(path.join(dir, "nowhere"))}`,
@@ -317,7 +316,7 @@ describe("stack configuration", () => {
         });
 
         it("names the missing CA files of the cluster running istiod, and asks none of a remote", () => {
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ca-"));
+            const dir = tempDir("ca-");
             fs.mkdirSync(path.join(dir, "cluster1"));
             fs.writeFileSync(path.join(dir, "cluster1", "ca-cert.pem"), "pem");
             assert.deepEqual(problemsOf(stackConfig(1, { ca: { source: "files", directory: dir } })), [
@@ -362,7 +361,7 @@ describe("stack configuration", () => {
         });
 
         it("does not quote a default kubeconfig that fails to parse (its lines may hold credentials)", () => {
-            const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bad-kc-")), "config");
+            const file = path.join(tempDir("bad-kc-"), "config");
             fs.writeFileSync(file, "users:\n- name: u\n  user: {token: s3cr3t-token\n");
             const saved = process.env.KUBECONFIG;
             process.env.KUBECONFIG = file;

@@ -1,14 +1,14 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { tempDir } from "./support";
 
 const SCRIPT = path.join(__dirname, "..", "scripts", "dev-clusters.sh");
 
 /** Runs the prerequisite check with only `tools` on PATH (fake ones: `docker info` exits with `dockerInfo`). */
 function check(tools: string[], dockerInfo = 0, extra: string[] = []) {
-    const bin = fs.mkdtempSync(path.join(os.tmpdir(), "prereq-"));
+    const bin = tempDir("prereq-");
     for (const tool of tools) {
         const body = tool === "docker" ? `#!/bin/sh\n[ "$1" = info ] && exit ${dockerInfo}\nexit 0\n` : "#!/bin/sh\nexit 0\n";
         fs.writeFileSync(path.join(bin, tool), body, { mode: 0o755 });
@@ -73,7 +73,7 @@ describe("scripts/ci-credentials.sh (the workflows' kubeconfig and CA from the G
         spawnSync("/bin/bash", [CI_SCRIPT], { cwd, env: { PATH: process.env.PATH ?? "", ...env }, encoding: "utf8" });
 
     it("names the missing secret and the GitHub environment it belongs in", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ci-"));
+        const dir = tempDir("ci-");
         const result = run({ STACK: "prod", ENVIRONMENT: "prod-preview", KUBECONFIG: path.join(dir, "kube", "config") }, dir);
         assert.equal(result.status, 1);
         assert.equal(
@@ -83,7 +83,7 @@ describe("scripts/ci-credentials.sh (the workflows' kubeconfig and CA from the G
     });
 
     it("refuses an EKS exec kubeconfig in a job without AWS credentials, and an exec command the runner lacks, naming the fix", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ci-"));
+        const dir = tempDir("ci-");
         const bin = path.join(dir, "bin");
         fs.mkdirSync(bin);
         fs.writeFileSync(path.join(bin, "aws"), "#!/bin/sh\n", { mode: 0o755 });
@@ -99,7 +99,7 @@ describe("scripts/ci-credentials.sh (the workflows' kubeconfig and CA from the G
     });
 
     it("writes the kubeconfig readable by its owner only and unpacks the CA where the stack expects it, printing neither", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ci-"));
+        const dir = tempDir("ci-");
         const src = path.join(dir, "src");
         fs.mkdirSync(path.join(src, "prod-east"), { recursive: true });
         fs.writeFileSync(path.join(src, "prod-east", "ca-key.pem"), "KEY-MATERIAL");

@@ -1,11 +1,10 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { mergeKubeconfigs, parseKubeconfig, singleContext } from "../lib/kubeconfig";
 import { planProgram } from "../scripts/lib/plan";
-import { ofType, stackConfig } from "./support";
+import { ofType, stackConfig, tempDir } from "./support";
 
 /** A kubeconfig as users have them: an EKS exec user, a token file, CA files, a proxy and a TLS server name. */
 function userKubeconfig(secondToken = "token-of-cluster2"): string {
@@ -54,7 +53,7 @@ function userKubeconfig(secondToken = "token-of-cluster2"): string {
 }
 
 describe("each cluster's kubeconfig", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-"));
+    const dir = tempDir("kubeconfig-");
     const file = path.join(dir, "config");
     let saved: string | undefined;
     before(() => {

@@ -1,13 +1,12 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import * as YAML from "yaml";
 import { CA_FILES, ISTIO_DEFAULTS } from "../lib/config";
 import type { MeshNetworks } from "../lib/istio-values";
 import { SECRET, UNKNOWN, longestChain, planProgram } from "../scripts/lib/plan";
-import { at, kubernetesObjects, named, ofType, stackConfig, useFixtureKubeconfig, waitsFor } from "./support";
+import { at, kubernetesObjects, named, ofType, stackConfig, tempDir, useFixtureKubeconfig, waitsFor } from "./support";
 
 type Resources = Awaited<ReturnType<typeof planProgram>>["resources"];
 const meshNetworksOf = (resources: Resources) =>
@@ -192,7 +191,7 @@ describe("the program", () => {
 
     describe("with Istio's charts in a local directory (air-gapped)", () => {
         it("installs each release from its chart there, with no repository and no version (the chart is the version)", async () => {
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "charts-"));
+            const dir = tempDir("charts-");
             for (const chart of ["base", "gateway"]) {
                 fs.mkdirSync(path.join(dir, chart));
                 fs.writeFileSync(path.join(dir, chart, "Chart.yaml"), `name: ${chart}\n`);
@@ -225,7 +224,7 @@ describe("the program", () => {
 
     describe("with fixed gateway addresses and CA files", () => {
         it("uses the configured addresses and reads the CA from files as secrets", async () => {
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "certs-"));
+            const dir = tempDir("certs-");
             // Only the primary's directory: the remote runs no istiod and needs no CA.
             fs.mkdirSync(path.join(dir, "cluster1"));
             for (const f of CA_FILES) fs.writeFileSync(path.join(dir, "cluster1", f), `cluster1/${f}`);

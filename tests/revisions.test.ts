@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { findLocalChart } from "../lib/charts";
 import { defaultTagWebhook, injectionLabels, newestVersion, revisionNameOf, revisioned } from "../lib/revisions";
+import { tempDir } from "./support";
 
 describe("revisions", () => {
     it("name a version's revision with dashes, and suffix Istio's object names with it", () => {
@@ -38,7 +38,7 @@ describe("revisions", () => {
     });
 
     it("find a revision's chart in a local directory by its version first", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "charts-"));
+        const dir = tempDir("charts-");
         for (const d of ["istiod-1.29.2", "istiod-1.30.3", "istiod"]) {
             fs.mkdirSync(path.join(dir, d));
             fs.writeFileSync(path.join(dir, d, "Chart.yaml"), "name: istiod\n");

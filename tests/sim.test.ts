@@ -3,12 +3,11 @@ import type { V1Pod } from "@kubernetes/client-node";
 import * as YAML from "yaml";
 import { loadStackConfig } from "../lib/config";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { missingChartKeys, processGroup } from "../sim/checks";
 import { isStartable, istiodBinary, istiodProcess } from "../sim/istiod";
 import { HOST_ADDRESS, LOCAL_RANGE, apiServerAtHostAddress, clusterPlan, kwokctlConfigYaml, loadBalancerAddress, nodeManifest, stackConfigYaml } from "../sim/topology";
-import { kubeconfigText, useFixtureKubeconfig } from "./support";
+import { kubeconfigText, tempDir, useFixtureKubeconfig } from "./support";
 
 describe("the simulated environment (npm run sim)", () => {
     it("gives each cluster its own pod CIDR, node and load-balancer range, all inside the namespace's local range", () => {
@@ -118,7 +117,7 @@ describe("the simulated environment (npm run sim)", () => {
     });
 
     it("finds Helm values the program sets that the installed charts do not define", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "charts-"));
+        const dir = tempDir("charts-");
         const write = (chart: string, values: unknown, profile = false) => {
             fs.mkdirSync(path.join(dir, chart, "files"), { recursive: true });
             fs.writeFileSync(path.join(dir, chart, "values.yaml"), YAML.stringify(values));

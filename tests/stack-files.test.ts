@@ -1,11 +1,10 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { CA_FILES, loadStackConfig } from "../lib/config";
 import { readConfigJson, readStackFile } from "../scripts/lib/stack-file";
-import { kubeconfigText, useFixtureKubeconfig } from "./support";
+import { kubeconfigText, tempDir, useFixtureKubeconfig } from "./support";
 
 const stackFileConfig = (file: string) => readStackFile(path.join(__dirname, "..", file));
 
@@ -19,7 +18,7 @@ describe("the shipped stack files", () => {
     });
 
     it("refuses encrypted values it cannot decrypt, and reads `pulumi config --json` output", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
+        const dir = tempDir("stack-");
         const file = path.join(dir, "Pulumi.prod.yaml");
         fs.writeFileSync(file, "config:\n  istio-multicluster:primary:\n    name: c1\n    kubeconfig:\n      secure: AAEAAQ==\n");
         assert.throws(() => readStackFile(file), /holds encrypted values \(istio-multicluster:primary\)/);
@@ -36,10 +35,10 @@ describe("the shipped stack files", () => {
     it("Pulumi.prod.yaml validates: three remotes, no sample, CA from files, protected CA and remote secrets", () => {
         const raw = stackFileConfig("Pulumi.prod.yaml");
         const contexts = ["prod-east", "prod-west", "prod-central", "prod-south"];
-        const kubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "prod-")), "config");
+        const kubeconfig = path.join(tempDir("prod-"), "config");
         // Cloud clusters' API servers, on addresses other clusters reach.
         fs.writeFileSync(kubeconfig, kubeconfigText(contexts, (i) => `https://198.51.100.${i + 1}:443`));
-        const certs = fs.mkdtempSync(path.join(os.tmpdir(), "certs-"));
+        const certs = tempDir("certs-");
         for (const cluster of contexts) {
             fs.mkdirSync(path.join(certs, cluster));
             for (const f of CA_FILES) fs.writeFileSync(path.join(certs, cluster, f), "pem");

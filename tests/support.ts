@@ -20,9 +20,23 @@ export function kubeconfigText(contexts: readonly string[] = CONTEXTS, server = 
     });
 }
 
+const tempDirs: string[] = [];
+
+/** Removes every directory {@link tempDir} made (a root hook, after each test file: tests/hooks.ts). */
+export function removeTempDirs(): void {
+    for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** A new directory under the system's temp directory, removed once its test file has run. */
+export function tempDir(prefix: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    tempDirs.push(dir);
+    return dir;
+}
+
 /** Writes the fixture kubeconfig to a temp file and points KUBECONFIG at it (as a user's shell would). */
 export function useFixtureKubeconfig(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "istio-multicluster-test-"));
+    const dir = tempDir("istio-multicluster-test-");
     const file = path.join(dir, "config");
     fs.writeFileSync(file, kubeconfigText());
     process.env.KUBECONFIG = file;
