@@ -1,5 +1,5 @@
 /** Polls `check` until it passes or `timeoutMs` runs out (istiod and the clusters apply changes asynchronously). */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 60_000, pollMs = 1000): Promise<T> {
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 60_000, pollMs = 500): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         try {

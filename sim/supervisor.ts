@@ -10,50 +10,124 @@
  *   it running, and stops it when the pod goes (a Helm upgrade replaces it), keeping each process's
  *   log; one that exits while its pod is there is started again, as a kubelet restarts a container of
  *   a pod with `restartPolicy: Always`.
- * Polls the API servers each second; state is what the clusters hold, so a restart resumes.
+ * Watches each API server's Services, EndpointSlices and Pods (informers, as a kubelet and kube-proxy
+ * do) and syncs a cluster on each change, and each second for what is due by time (a container's
+ * restart back-off); state is what the clusters hold, so a restart resumes.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CoreV1Api, DiscoveryV1Api, type V1Pod, type V1Service } from "@kubernetes/client-node";
+import { ADD, CoreV1Api, DELETE, DiscoveryV1Api, ERROR, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache, UPDATE, type V1EndpointSlice, type V1Pod, type V1Service, makeInformer } from "@kubernetes/client-node";
+import { LoadBalancers } from "./cloud-provider/load-balancers";
 import { isStartable, istiodBinary, istiodProcess } from "./istiod";
 import { KubeProxy, serviceTable } from "./kube-proxy/proxy";
 import { Containers } from "./kubelet/containers";
 import { Kubelet } from "./kubelet/kubelet";
-import { type SimCluster, loadBalancerAddress } from "./topology";
+import type { SimCluster } from "./topology";
 import { kubeConfigOf, readState } from "./state";
 
-const POLL_MS = 1000;
+/** Each cluster is synced this often besides on changes: for what is due by time. */
+const RESYNC_MS = 1000;
 
-const ingressIp = (s: V1Service) => s.status?.loadBalancer?.ingress?.[0]?.ip;
-
-/** Gives every LoadBalancer Service of `services` without an address the next free one of its cluster. */
-async function assignLoadBalancers(core: CoreV1Api, cluster: SimCluster, services: readonly V1Service[], log: (line: string) => void): Promise<void> {
-    const key = (x: V1Service) => `${x.metadata?.namespace}/${x.metadata?.name}`;
-    const used = new Set(services.map(ingressIp).filter((ip): ip is string => Boolean(ip)));
-    for (const s of services.filter((x) => x.spec?.type === "LoadBalancer" && !ingressIp(x))) {
-        let n = 1;
-        while (used.has(loadBalancerAddress(cluster, n))) n++;
-        const ip = loadBalancerAddress(cluster, n);
-        used.add(ip);
-        await core.replaceNamespacedServiceStatus({
-            name: s.metadata?.name ?? "",
-            namespace: s.metadata?.namespace ?? "",
-            body: { ...s, status: { ...s.status, loadBalancer: { ingress: [{ ip, ipMode: "VIP" }] } } },
-        });
-        log(`${cluster.name}: Service ${key(s)} gets load-balancer address ${ip}`);
-    }
+/**
+ * A cache of `path`'s objects kept by a watch (an informer), listed again a second after an error
+ * (its API server down, a watch that failed); `onChange` on every change, `onListed` after each
+ * listing is in the cache (the first says the cache is the cluster's, not just empty).
+ */
+function watchedCache<T extends KubernetesObject>(
+    kc: KubeConfig,
+    path: string,
+    list: () => Promise<KubernetesListObject<T>>,
+    on: { listed: () => void; change: () => void; log: (line: string) => void },
+): ObjectCache<T> {
+    // The informer fills its cache right after the listing resolves: `listed` runs after that.
+    const informer = makeInformer<T>(kc, path, () => list().then((l) => (setImmediate(on.listed), l)));
+    for (const verb of [ADD, UPDATE, DELETE] as const) informer.on(verb, on.change);
+    let retrying = false;
+    const retry = (e?: unknown) => {
+        if (retrying) return;
+        retrying = true;
+        on.log(`${path}: ${String(e)}: listing again in 1 s`);
+        setTimeout(() => {
+            retrying = false;
+            informer.start().catch(retry);
+        }, 1000);
+    };
+    informer.on(ERROR, retry);
+    informer.start().catch(retry);
+    return informer;
 }
 
-async function main(): Promise<void> {
+/** Runs `work` now, or once more after the run in progress if called meanwhile (never two at once). */
+function serialized(work: () => Promise<void>): () => void {
+    let running = false;
+    let again = false;
+    const run = (): void => {
+        if (running) {
+            again = true;
+            return;
+        }
+        running = true;
+        void work().finally(() => {
+            running = false;
+            if (again) {
+                again = false;
+                run();
+            }
+        });
+    };
+    return run;
+}
+
+function main(): void {
     const state = readState();
     const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
     const istiods = new Containers(log); // by istiod pod (<cluster>/<pod>): its pilot-discovery
+    // Pods have namespaces of their own now: this one forwards between them, as a node does.
+    fs.writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
+
+    // The environment's kubeconfig holds every cluster: each istiod gets one whose current context is its own cluster.
+    const kubeconfigs = new Map(state.clusters.map((c) => [c.name, kubeConfigOf(state, c).exportConfig()]));
+    const binaries = fs.readdirSync(state.binDir);
+    log(`supervising ${state.clusters.map((c) => c.name).join(", ")}`);
     const clusters = state.clusters.map((cluster) => {
         const kc = kubeConfigOf(state, cluster);
         const core = kc.makeApiClient(CoreV1Api);
+        const discovery = kc.makeApiClient(DiscoveryV1Api);
         const dirs = { pods: path.join(state.dir, "pods"), bin: state.binDir, images: path.join(state.dir, "images"), logs: state.logDir };
-        return { cluster, core, discovery: kc.makeApiClient(DiscoveryV1Api), kubeProxy: new KubeProxy(log), kubelet: new Kubelet(cluster, core, dirs, log) };
+        const kubeProxy = new KubeProxy(log);
+        const kubelet = new Kubelet(cluster, core, dirs, log);
+        const loadBalancers = new LoadBalancers(cluster, (name, namespace, body) => core.replaceNamespacedServiceStatus({ name, namespace, body }), log);
+        const sync = serialized(async () => {
+            try {
+                const [services, slices, pods] = [watched.services.list(), watched.slices.list(), watched.pods.list()];
+                await loadBalancers.assign(services);
+                kubeProxy.update(serviceTable(services, slices));
+                await kubelet.sync(pods, services);
+                // Every cluster running istiod (the primaries; a remote's istiod chart has no Deployment).
+                runIstiods(cluster, pods.filter((p) => p.metadata?.namespace === "istio-system" && p.metadata.labels?.app === "istiod"));
+            } catch (e) {
+                log(`${cluster.name}: ${String(e)}`);
+            }
+        });
+        // Synced once every cache has had its first listing: an empty cache is not an empty cluster.
+        const listed = new Set<string>();
+        const on = (what: string) => ({
+            listed: () => {
+                if (listed.size < 3 && listed.add(what).size === 3) setInterval(sync, RESYNC_MS);
+                sync();
+            },
+            change: () => {
+                if (listed.size === 3) sync();
+            },
+            log: (line: string) => log(`${cluster.name}: ${line}`),
+        });
+        const watched = {
+            services: watchedCache<V1Service>(kc, "/api/v1/services", () => core.listServiceForAllNamespaces(), on("services")),
+            slices: watchedCache<V1EndpointSlice>(kc, "/apis/discovery.k8s.io/v1/endpointslices", () => discovery.listEndpointSliceForAllNamespaces(), on("slices")),
+            pods: watchedCache<V1Pod>(kc, "/api/v1/pods", () => core.listPodForAllNamespaces(), on("pods")),
+        };
+        return { kubelet };
     });
 
     const stopAll = () => {
@@ -63,33 +137,6 @@ async function main(): Promise<void> {
     };
     process.on("SIGTERM", stopAll);
     process.on("SIGINT", stopAll);
-    // Pods have namespaces of their own now: this one forwards between them, as a node does.
-    fs.writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
-
-    // The environment's kubeconfig holds every cluster: each istiod gets one whose current context is its own cluster.
-    const kubeconfigs = new Map(state.clusters.map((c) => [c.name, kubeConfigOf(state, c).exportConfig()]));
-    const binaries = fs.readdirSync(state.binDir);
-    log(`supervising ${state.clusters.map((c) => c.name).join(", ")}`);
-    for (;;) {
-        for (const { cluster, core, discovery, kubeProxy, kubelet } of clusters) {
-            try {
-                const [services, slices, pods] = await Promise.all([
-                    core.listServiceForAllNamespaces(),
-                    discovery.listEndpointSliceForAllNamespaces(),
-                    core.listPodForAllNamespaces(),
-                ]);
-                // Addresses given now are served from the next poll on, when the listing shows them.
-                await assignLoadBalancers(core, cluster, services.items, log);
-                kubeProxy.update(serviceTable(services.items, slices.items));
-                await kubelet.sync(pods.items, services.items);
-                // Every cluster running istiod (the primaries; a remote's istiod chart has no Deployment).
-                runIstiods(cluster, pods.items.filter((p) => p.metadata?.namespace === "istio-system" && p.metadata.labels?.app === "istiod"));
-            } catch (e) {
-                log(`${cluster.name}: ${String(e)}`);
-            }
-        }
-        await new Promise((r) => setTimeout(r, POLL_MS));
-    }
 
     /** One pilot-discovery per running istiod pod of `cluster`, stopped when its pod goes. */
     function runIstiods(cluster: SimCluster, pods: readonly V1Pod[]): void {
@@ -128,7 +175,9 @@ async function main(): Promise<void> {
     }
 }
 
-main().catch((e: unknown) => {
+try {
+    main();
+} catch (e: unknown) {
     console.error(`supervisor: ${e instanceof Error ? e.stack : String(e)}`);
     process.exit(1);
-});
+}

@@ -1,10 +1,11 @@
 import { strict as assert } from "node:assert";
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1Pod, V1Service } from "@kubernetes/client-node";
 import * as YAML from "yaml";
 import { loadStackConfig } from "../lib/config";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { missingChartKeys, processGroup } from "../sim/checks";
+import { LoadBalancers } from "../sim/cloud-provider/load-balancers";
 import { isStartable, istiodBinary, istiodProcess } from "../sim/istiod";
 import { HOST_ADDRESS, LOCAL_RANGE, apiServerAtHostAddress, clusterPlan, kwokctlConfigYaml, loadBalancerAddress, nodeManifest, stackConfigYaml } from "../sim/topology";
 import { kubeconfigText, tempDir, useFixtureKubeconfig } from "./support";
@@ -179,5 +180,48 @@ describe("the simulated environment (npm run sim)", () => {
             [["node", "/x/something-else.js"], 1, "other (node)"],
         ];
         for (const [argv, pid, group] of cases) assert.equal(processGroup(argv, 42, pid), group, argv.join(" "));
+    });
+});
+
+describe("the environment's load-balancer controller (sim/cloud-provider)", () => {
+    const cluster = clusterPlan(1)[1];
+    const service = (uid: string, ip?: string, type = "LoadBalancer"): V1Service => ({
+        metadata: { uid, name: `svc-${uid}`, namespace: "istio-system" },
+        spec: { type },
+        status: ip ? { loadBalancer: { ingress: [{ ip }] } } : {},
+    });
+    const controller = () => {
+        const written: string[] = [];
+        let fail = false;
+        const lbs = new LoadBalancers(
+            cluster,
+            (name, _namespace, body) => {
+                if (fail) return Promise.reject(new Error("conflict"));
+                written.push(`${name} ${body.status?.loadBalancer?.ingress?.[0]?.ip}`);
+                return Promise.resolve(body);
+            },
+            () => undefined,
+        );
+        return { lbs, written, failNext: (f: boolean) => (fail = f) };
+    };
+
+    it("gives each LoadBalancer Service the next free address once, even when it syncs again before its watch shows the address", async () => {
+        const { lbs, written } = controller();
+        await lbs.assign([service("a"), service("c", undefined, "ClusterIP")]);
+        await lbs.assign([service("a"), service("b")]); // a's status not seen yet
+        assert.deepEqual(written, ["svc-a 10.201.0.1", "svc-b 10.201.0.2"]);
+        // Once a is gone, its address is free for the next one.
+        await lbs.assign([service("b", "10.201.0.2")]);
+        await lbs.assign([service("b", "10.201.0.2"), service("d")]);
+        assert.deepEqual(written.slice(2), ["svc-d 10.201.0.1"]);
+    });
+
+    it("gives an address again when writing it failed", async () => {
+        const { lbs, written, failNext } = controller();
+        failNext(true);
+        await assert.rejects(lbs.assign([service("a")]), /conflict/);
+        failNext(false);
+        await lbs.assign([service("a")]);
+        assert.deepEqual(written, ["svc-a 10.201.0.1"]);
     });
 });

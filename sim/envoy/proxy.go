@@ -184,6 +184,7 @@ func (p *proxy) outbound(rds string, stripPort bool, w http.ResponseWriter, r *h
 		return
 	}
 	p.stats.inc("outbound." + clusterName + ".upstream_rq_total")
+	upstream := "" // the endpoint this request's connection went to, as Envoy's %UPSTREAM_HOST%
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = "http"
@@ -193,12 +194,18 @@ func (p *proxy) outbound(rds string, stripPort bool, w http.ResponseWriter, r *h
 		Transport: &http.Transport{
 			DisableKeepAlives: true, // a connection, and so an endpoint, per request
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return p.dialCluster(ctx.Value(clusterKey{}).(string))
+				conn, ep, err := p.dialCluster(ctx.Value(clusterKey{}).(string))
+				upstream = ep
+				return conn, err
 			},
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			p.stats.inc("outbound." + clusterName + ".upstream_rq_503")
-			http.Error(w, "upstream connect error or disconnect/reset before headers: "+err.Error(), http.StatusServiceUnavailable)
+			reason := err.Error()
+			if upstream != "" && !strings.Contains(reason, upstream) {
+				reason += " (upstream " + upstream + ")"
+			}
+			http.Error(w, "upstream connect error or disconnect/reset before headers: "+reason, http.StatusServiceUnavailable)
 		},
 	}
 	rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clusterKey{}, clusterName)))
@@ -240,42 +247,43 @@ func routeCluster(rc *route.RouteConfiguration, host, path string) string {
 	return ""
 }
 
-// dialCluster connects to one of a cluster's endpoints, with the transport socket its match says.
-func (p *proxy) dialCluster(name string) (net.Conn, error) {
+// dialCluster connects to one of a cluster's endpoints, with the transport socket its match says;
+// it returns the endpoint it picked too.
+func (p *proxy) dialCluster(name string) (net.Conn, string, error) {
 	s := p.xds.snapshot()
 	c := s.clusters[name]
 	if c == nil {
-		return nil, fmt.Errorf("no cluster %s", name)
+		return nil, "", fmt.Errorf("no cluster %s", name)
 	}
 	ep, metadata, err := p.pick(s, c)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	conn, err := net.Dial("tcp", ep)
 	if err != nil {
-		return nil, err
+		return nil, ep, err
 	}
 	ts := transportSocketFor(c, metadata)
 	if ts == nil || ts.GetName() != "envoy.transport_sockets.tls" {
-		return conn, nil
+		return conn, ep, nil
 	}
 	up := &tlsv3.UpstreamTlsContext{}
 	if err := ts.GetTypedConfig().UnmarshalTo(up); err != nil {
 		conn.Close()
-		return nil, err
+		return nil, ep, err
 	}
 	cfg, err := p.certs.clientConfig(up)
 	if err != nil {
 		conn.Close()
-		return nil, err
+		return nil, ep, err
 	}
 	tc := tls.Client(conn, cfg)
 	if err := tc.Handshake(); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("TLS to %s (SNI %s): %w", ep, up.GetSni(), err)
+		return nil, ep, fmt.Errorf("TLS to %s (SNI %s): %w", ep, up.GetSni(), err)
 	}
 	p.stats.inc("outbound." + name + ".upstream_cx_tls")
-	return tc, nil
+	return tc, ep, nil
 }
 
 // pick is the next endpoint of a cluster by weighted round robin over healthy endpoints.
