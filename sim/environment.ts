@@ -204,52 +204,26 @@ export function writeStackFile(
     );
 }
 
-/** A control-plane process of `cluster` as kwokctl started it: stop it, and start it again with the same command line. */
-function controlPlaneProcess(cluster: SimCluster, component: string) {
-    const pidFile = path.join(SIM_DIR, "kwok", "clusters", cluster.name, "pids", `${component}.pid`);
+/**
+ * Stops a cluster's API server alone (its etcd, controller-manager, scheduler and kwok keep running,
+ * as when a control-plane node is lost); returns what starts it again, with the same command line,
+ * so its address and certificates do not change.
+ */
+export function stopApiServer(cluster: SimCluster): () => void {
+    const pidFile = path.join(SIM_DIR, "kwok", "clusters", cluster.name, "pids", "kube-apiserver.pid");
     const pid = Number(fs.readFileSync(pidFile, "utf8").trim());
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
     const cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
     const binary = fs.readlinkSync(`/proc/${pid}/exe`);
-    return {
-        pid,
-        stop(): void {
-            process.kill(pid, "SIGTERM");
-            for (let i = 0; i < 100 && isAlive(pid); i++) spawnSync("sleep", ["0.1"]);
-        },
-        start(): number {
-            const out = fs.openSync(path.join(SIM_DIR, "kwok", "clusters", cluster.name, "logs", `${component}.log`), "a");
-            const child = spawn(binary, argv.slice(1), { cwd, detached: true, stdio: ["ignore", out, out] });
-            child.unref();
-            fs.writeFileSync(pidFile, String(child.pid));
-            return child.pid ?? 0;
-        },
-    };
-}
-
-/**
- * Stops a cluster's API server (its etcd, controller-manager, scheduler and kwok keep running, as
- * when the control-plane node's API server is lost); returns what starts it again, with the same
- * command line, so its address and certificates do not change, and waits until it is ready. The
- * controllers that talked to it (controller-manager, scheduler, kwok) restart with it, as on that
- * node's reboot: otherwise they come back only after client-go's retry back-off (up to 30 s), and
- * the next steps would time that instead.
- */
-export function stopApiServer(cluster: SimCluster): () => void {
-    const apiServer = controlPlaneProcess(cluster, "kube-apiserver");
-    apiServer.stop();
-    log(`${cluster.name}: API server stopped (pid ${apiServer.pid})`);
+    process.kill(pid, "SIGTERM");
+    for (let i = 0; i < 100 && isAlive(pid); i++) spawnSync("sleep", ["0.1"]);
+    log(`${cluster.name}: API server stopped (pid ${pid})`);
     return () => {
-        const pid = apiServer.start();
-        const state = readState();
-        const kubectl = [path.join(state.binDir, "kubectl"), "--kubeconfig", state.kubeconfig, "--context", cluster.context, "get", "--raw", "/readyz"];
-        for (let i = 0; i < 600 && spawnSync(kubectl[0], kubectl.slice(1)).status !== 0; i++) spawnSync("sleep", ["0.1"]);
-        for (const component of ["kube-controller-manager", "kube-scheduler", "kwok-controller"]) {
-            const p = controlPlaneProcess(cluster, component);
-            p.stop();
-            p.start();
-        }
-        log(`${cluster.name}: API server started again (pid ${pid}); its controller-manager, scheduler and kwok restarted with it`);
+        const out = fs.openSync(path.join(SIM_DIR, "kwok", "clusters", cluster.name, "logs", "kube-apiserver.log"), "a");
+        const child = spawn(binary, argv.slice(1), { cwd, detached: true, stdio: ["ignore", out, out] });
+        child.unref();
+        fs.writeFileSync(pidFile, String(child.pid));
+        log(`${cluster.name}: API server started again (pid ${child.pid})`);
     };
 }
 
