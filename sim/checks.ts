@@ -194,11 +194,21 @@ export async function istiodAddress(state: SimState, revision = "", cluster: Sim
     return running.status.podIP;
 }
 
+/** One of istiod's debug views (`/debug/<view>`, on its loopback twin's HTTP port), as JSON. */
+async function istiodDebug<T>(address: string, view: string, timeoutMs = 30_000): Promise<T> {
+    const res = await fetch(`http://${istiodHttpAddress(address)}:8080/debug/${view}`, { signal: AbortSignal.timeout(timeoutMs) });
+    return (await res.json()) as T;
+}
+
 /** istiod's debug view of the clusters it watches: id → sync status. */
 export async function istiodClusters(address: string, timeoutMs = 30_000): Promise<Record<string, string>> {
-    const res = await fetch(`http://${istiodHttpAddress(address)}:8080/debug/clusterz`, { signal: AbortSignal.timeout(timeoutMs) });
-    const list = (await res.json()) as { id: string; syncStatus: string }[];
+    const list = await istiodDebug<{ id: string; syncStatus: string }[]>(address, "clusterz", timeoutMs);
     return Object.fromEntries(list.map((c) => [c.id, c.syncStatus]));
+}
+
+/** The proxies connected to istiod: each one's cluster and name (`/debug/syncz`). */
+export function istiodProxies(address: string): Promise<{ cluster_id: string; proxy: string }[]> {
+    return istiodDebug(address, "syncz");
 }
 
 export async function istiodReady(address: string): Promise<boolean> {

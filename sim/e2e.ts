@@ -25,6 +25,7 @@ import {
     istioSystem,
     istiodAddress,
     istiodClusters,
+    istiodProxies,
     istiodReady,
     helmReleases,
     leftovers,
@@ -41,7 +42,6 @@ import { revisionNameOf } from "../lib/revisions";
 import { NETWORK_GATEWAY_REPLICAS } from "../lib/istio-values";
 import { type Answer, discoveryAddresses, foreignClientRefused, gatewayConnections, gatewaysListening, requestsFrom, tally, workloadCertificates } from "./data-plane";
 import { eventually } from "./eventually";
-import { istiodHttpAddress } from "./istiod";
 import { policyPackLauncher, simStack } from "./pulumi";
 import { ROOT, type SimState, hasState, kubeConfigOf } from "./state";
 import { NETNS, type SimCluster } from "./topology";
@@ -195,7 +195,6 @@ async function inside(state: SimState): Promise<void> {
         writeStackFile(state, clusters, { sampleVersions: versions, tokenRotations, ...tuned() });
     // With both remotes: v2 on each.
     const sampleVersions = { [primary.name]: ["v1"], [remote1.name]: ["v2"], [remote2.name]: ["v2"] };
-    /** What istiod of `revision` ("" : without revision) serves a cluster1 sidecar for helloworld, once it is `expected`. */
     /** helloworld's endpoints as a sidecar of `sidecar` (on its `network`) gets them from `istiod`'s istiod of `revision`, once they are `expected`. */
     const endpointsSeen = (istiod: SimCluster, sidecar: SimCluster, expected: () => Promise<readonly string[]>, revision = "") =>
         eventually(async () => {
@@ -673,12 +672,11 @@ async function inside(state: SimState): Promise<void> {
     });
 
     await step("7e. a remote unreachable during an update that touches every cluster: it fails naming that cluster, keeps the primary's change in the state, and converges once it is back", async (saw) => {
-        const annotation = CHANGE_ANNOTATION;
         writeStackFile(state, [primary, remote1], { tokenRotations: { [remote1.name]: "3" }, ...tuned("1") });
         const inState = async (name: string) => {
             const exported = await stack.exportStack();
             const resources = (exported.deployment as { resources?: { urn: string; inputs?: { values?: { service?: { annotations?: Record<string, string> } } } }[] }).resources ?? [];
-            return resources.find((r) => r.urn.endsWith(`::${name}`))?.inputs?.values?.service?.annotations?.[annotation];
+            return resources.find((r) => r.urn.endsWith(`::${name}`))?.inputs?.values?.service?.annotations?.[CHANGE_ANNOTATION];
         };
         const restart = stopApiServer(remote1);
         const start = Date.now();
@@ -977,7 +975,7 @@ async function inside(state: SimState): Promise<void> {
         saw.endpointsOnNetwork1 = await endpointsFrom(p1, p1, seenFromNetwork1);
         saw.endpointsOnNetwork2 = await endpointsFrom(p2, p2, seenFromNetwork2);
         // The remote is injected and configured by its own primary, and signed by its intermediate.
-        const proxies = async (p: SimCluster) => ((await (await fetch(`http://${istiodHttpAddress(await istiodAddress(state, "", p))}:8080/debug/syncz`)).json()) as { cluster_id: string; proxy: string }[]);
+        const proxies = async (p: SimCluster) => istiodProxies(await istiodAddress(state, "", p));
         saw.connected = await eventually(async () => {
             const [onP1, onP2] = await Promise.all([proxies(p1), proxies(p2)]);
             assert.ok(onP1.some((x) => x.cluster_id === r1.name && x.proxy.startsWith("helloworld-v2-")), `${r1.name}'s v2 is connected to ${p1.name}'s istiod`);

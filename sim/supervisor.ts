@@ -31,7 +31,7 @@ const RESYNC_MS = 1000;
 
 /**
  * A cache of `path`'s objects kept by a watch (an informer), listed again a second after an error
- * (its API server down, a watch that failed); `onChange` on every change, `onListed` after each
+ * (its API server down, a watch that failed); `on.change` on every change, `on.listed` after each
  * listing is in the cache (the first says the cache is the cluster's, not just empty).
  */
 function watchedCache<T extends KubernetesObject>(
@@ -111,14 +111,14 @@ function main(): void {
             }
         });
         // Synced once every cache has had its first listing: an empty cache is not an empty cluster.
-        const listed = new Set<string>();
+        const unlisted = new Set(["services", "slices", "pods"]);
         const on = (what: string) => ({
             listed: () => {
-                if (listed.size < 3 && listed.add(what).size === 3) setInterval(sync, RESYNC_MS);
-                sync();
+                if (unlisted.delete(what) && unlisted.size === 0) setInterval(sync, RESYNC_MS);
+                if (unlisted.size === 0) sync();
             },
             change: () => {
-                if (listed.size === 3) sync();
+                if (unlisted.size === 0) sync();
             },
             log: (line: string) => log(`${cluster.name}: ${line}`),
         });
