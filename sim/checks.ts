@@ -229,7 +229,7 @@ export function xdsEndpoints(state: SimState, istiod: string, cluster: SimCluste
     const sidecarIp = `${cluster.podCIDR.split(".").slice(0, 2).join(".")}.250.250`;
     const out = execFileSync(
         path.join(state.binDir, "xds-probe"),
-        ["-address", `${istiod}:15010`, "-cluster-id", cluster.name, "-network", cluster.network, "-namespace", "sample", "-ip", sidecarIp, "-cluster", HELLO, "-timeout", "30s"],
+        ["-address", `${istiod}:15010`, "-cluster-id", cluster.name, "-network", cluster.network, "-namespace", "sample", "-ip", sidecarIp, "-cluster", HELLO, "-timeout", "10s"],
         { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
     );
     // Istio's log (adsc's, on stdout too) can follow the result: take the result's line.

@@ -4,7 +4,7 @@
  * kwok faking the node and pod status, a real istiod; all inside one network namespace whose
  * 10.0.0.0/8 is local, so no traffic ever leaves it. Needs root (ip netns).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CoreV1Api, KubeConfig, type V1Node } from "@kubernetes/client-node";
@@ -33,6 +33,16 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
     const r = spawnSync(cmd, args, { env, encoding: "utf8" });
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim().slice(-2000)}`);
     return r.stdout;
+}
+
+/** {@link run} without blocking: for commands that may run side by side. */
+function runAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+    return new Promise((resolve, reject) => {
+        execFile(cmd, args, { env, encoding: "utf8", maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+            if (error) reject(new Error(`${cmd} ${args.join(" ")} failed (${error.code ?? error.signal}): ${(stderr || stdout).trim().slice(-2000)}`));
+            else resolve(stdout);
+        });
+    });
 }
 
 /** True when this process runs inside the environment's namespace. */
@@ -114,20 +124,29 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
     fs.mkdirSync(logDir, { recursive: true });
     const env = toolEnv(binDir);
     const existing = run("kwokctl", ["get", "clusters"], env).split("\n").filter(Boolean);
-    for (const c of clusters) {
-        if (existing.includes(c.name)) continue;
-        const bin = (name: string) => path.join(binDir, name);
-        const kwokConfig = path.join(SIM_DIR, `kwokctl-${c.name}.yaml`);
-        fs.writeFileSync(kwokConfig, kwokctlConfigYaml(c));
-        run("kwokctl", [
-            "create", "cluster", "--name", c.name, "--runtime", "binary", "--config", kwokConfig, "--kubeconfig", kubeconfig, "--wait", "120s",
-            "--etcd-binary", bin("etcd"), "--kube-apiserver-binary", bin("kube-apiserver"), "--kube-controller-manager-binary", bin("kube-controller-manager"),
-            "--kube-scheduler-binary", bin("kube-scheduler"), "--kwok-controller-binary", bin("kwok"),
-        ], env);
-        log(`cluster ${c.name} (${c.role}, ${c.network}) is up`);
-    }
+    // Each cluster's own kubeconfig: kwokctl locks the file it writes, so clusters created at once cannot share one.
+    const ownKubeconfig = (c: SimCluster) => path.join(SIM_DIR, `kubeconfig-${c.name}`);
+    const bin = (name: string) => path.join(binDir, name);
+    await Promise.all(
+        clusters.filter((c) => !existing.includes(c.name)).map(async (c) => {
+            const kwokConfig = path.join(SIM_DIR, `kwokctl-${c.name}.yaml`);
+            fs.writeFileSync(kwokConfig, kwokctlConfigYaml(c));
+            await runAsync("kwokctl", [
+                "create", "cluster", "--name", c.name, "--runtime", "binary", "--config", kwokConfig, "--kubeconfig", ownKubeconfig(c), "--wait", "120s",
+                "--etcd-binary", bin("etcd"), "--kube-apiserver-binary", bin("kube-apiserver"), "--kube-controller-manager-binary", bin("kube-controller-manager"),
+                "--kube-scheduler-binary", bin("kube-scheduler"), "--kwok-controller-binary", bin("kwok"),
+            ], env);
+            log(`cluster ${c.name} (${c.role}, ${c.network}) is up`);
+        }),
+    );
+    // One kubeconfig with every cluster's context, as users and the stack config name it.
     const kc = new KubeConfig();
-    kc.loadFromFile(kubeconfig);
+    for (const c of clusters) {
+        const own = new KubeConfig();
+        own.loadFromFile(ownKubeconfig(c));
+        kc.mergeConfig(own);
+    }
+    fs.writeFileSync(kubeconfig, kc.exportConfig(), { mode: 0o600 });
     const apiServers: Record<string, string> = {};
     for (const c of clusters) {
         const context = kc.getContextObject(c.context);
@@ -216,7 +235,13 @@ export function stopApiServer(cluster: SimCluster): () => void {
     const cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
     const binary = fs.readlinkSync(`/proc/${pid}/exe`);
     process.kill(pid, "SIGTERM");
-    for (let i = 0; i < 100 && isAlive(pid); i++) spawnSync("sleep", ["0.1"]);
+    // On SIGTERM kube-apiserver closes its listener at once but goes on serving the watches already
+    // open (istiod's, the controllers') until they drain or its 60 s shutdown timeout: after a second
+    // of that it is killed, so that down is down for every client, as when its node goes.
+    if (!exitsWithin(pid, 1000)) {
+        process.kill(pid, "SIGKILL");
+        exitsWithin(pid, 10_000);
+    }
     log(`${cluster.name}: API server stopped (pid ${pid})`);
     return () => {
         const out = fs.openSync(path.join(SIM_DIR, "kwok", "clusters", cluster.name, "logs", "kube-apiserver.log"), "a");
@@ -225,6 +250,22 @@ export function stopApiServer(cluster: SimCluster): () => void {
         fs.writeFileSync(pidFile, String(child.pid));
         log(`${cluster.name}: API server started again (pid ${child.pid})`);
     };
+}
+
+/** Whether `pid` has exited (or is a zombie, not yet reaped by its parent) within `ms`. */
+function exitsWithin(pid: number, ms: number): boolean {
+    const gone = () => {
+        try {
+            return fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").startsWith("Z");
+        } catch {
+            return true;
+        }
+    };
+    for (const deadline = Date.now() + ms; !gone(); ) {
+        if (Date.now() > deadline) return false;
+        spawnSync("sleep", ["0.05"]);
+    }
+    return true;
 }
 
 export function isAlive(pid: number): boolean {

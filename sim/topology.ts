@@ -41,6 +41,19 @@ export interface SimCluster {
     readonly nodeIP: string;
     /** Load-balancer addresses are `<lbPrefix>.<n>`. */
     readonly lbPrefix: string;
+    /**
+     * The ports of its control plane's components, in the namespace (kwokctl's `options`). Each cluster
+     * has its own, so that the clusters can be created at once: kwokctl's own choice of a free port is
+     * the first one down from 32767 it can bind, the same for processes choosing at the same time.
+     */
+    readonly ports: {
+        readonly kubeApiserverPort: number;
+        readonly etcdPort: number;
+        readonly etcdPeerPort: number;
+        readonly kubeControllerManagerPort: number;
+        readonly kubeSchedulerPort: number;
+        readonly kwokControllerPort: number;
+    };
 }
 
 /** A primary and `remotes` remotes: cluster<i>/network<i>, each with ranges of its own. */
@@ -55,6 +68,14 @@ export function clusterPlan(remotes: number): SimCluster[] {
         serviceCIDR: `10.${40 + i}.0.0/16`,
         nodeIP: `10.${160 + i}.0.1`,
         lbPrefix: `10.${200 + i}.0`,
+        ports: {
+            kubeApiserverPort: 31000 + 10 * i,
+            etcdPort: 31001 + 10 * i,
+            etcdPeerPort: 31002 + 10 * i,
+            kubeControllerManagerPort: 31003 + 10 * i,
+            kubeSchedulerPort: 31004 + 10 * i,
+            kwokControllerPort: 31005 + 10 * i,
+        },
     }));
 }
 
@@ -158,6 +179,7 @@ export function kwokctlConfigYaml(cluster: SimCluster): string {
     return YAML.stringify({
         apiVersion: "config.kwok.x-k8s.io/v1alpha1",
         kind: "KwokctlConfiguration",
+        options: { ...cluster.ports },
         componentsPatches: [
             {
                 name: "kube-apiserver",
@@ -166,7 +188,16 @@ export function kwokctlConfigYaml(cluster: SimCluster): string {
                     { key: "service-cluster-ip-range", value: cluster.serviceCIDR },
                 ],
             },
-            { name: "kube-controller-manager", extraArgs: [{ key: "leader-elect", value: "false" }] },
+            {
+                name: "kube-controller-manager",
+                extraArgs: [
+                    { key: "leader-elect", value: "false" },
+                    // The autoscaler first reconciles a new HorizontalPodAutoscaler one sync period after it is
+                    // created (its queue's fixed-interval rate limiter): the gateways' second pods 5 s after
+                    // install instead of the default 15 s, which the e2e's steps wait for.
+                    { key: "horizontal-pod-autoscaler-sync-period", value: "5s" },
+                ],
+            },
             { name: "kube-scheduler", extraArgs: [{ key: "leader-elect", value: "false" }] },
         ],
     });

@@ -6,6 +6,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { missingChartKeys, processGroup } from "../sim/checks";
 import { LoadBalancers } from "../sim/cloud-provider/load-balancers";
+import { policies } from "../policy/rules";
+import { POLICY_PACK, transpiledPolicyPack } from "../sim/pulumi";
+import { type BackOff, INITIAL_BACKOFF_MS, MAX_BACKOFF_MS, nextBackOff, restartAt } from "../sim/kubelet/containers";
 import { isStartable, istiodBinary, istiodProcess } from "../sim/istiod";
 import { HOST_ADDRESS, LOCAL_RANGE, apiServerAtHostAddress, clusterPlan, kwokctlConfigYaml, loadBalancerAddress, nodeManifest, stackConfigYaml } from "../sim/topology";
 import { kubeconfigText, tempDir, useFixtureKubeconfig } from "./support";
@@ -26,6 +29,10 @@ describe("the simulated environment (npm run sim)", () => {
         assert.throws(() => loadBalancerAddress(clusters[1], 255));
         assert.throws(() => clusterPlan(0), /--remotes: expected 1 to 50/);
         assert.deepEqual(nodeManifest(clusters[2]).spec, { podCIDR: "10.102.0.0/16", podCIDRs: ["10.102.0.0/16"] });
+        // Ports of their own, so that they can be created at once (kwokctl picks the same free port for each otherwise).
+        const ports = clusterPlan(50).flatMap((c) => Object.values(c.ports));
+        assert.equal(new Set(ports).size, ports.length, "no two components share a port");
+        assert.ok(ports.every((p) => p > 1024 && p < 32768), "below kwokctl's own range's top and the ephemeral ports");
     });
 
     it("writes a stack config the program accepts, differing from the defaults only in where charts come from and the version (the CA too when asked: files)", () => {
@@ -54,11 +61,13 @@ describe("the simulated environment (npm run sim)", () => {
     });
 
     it("has the API servers call webhooks at endpoints, and keeps controller-manager and scheduler running through an API server outage", () => {
-        const patches = (YAML.parse(kwokctlConfigYaml(clusterPlan(1)[1])) as { componentsPatches: { name: string; extraArgs: { key: string; value: string }[] }[] }).componentsPatches;
+        const config = YAML.parse(kwokctlConfigYaml(clusterPlan(1)[1])) as { options: Record<string, number>; componentsPatches: { name: string; extraArgs: { key: string; value: string }[] }[] };
+        assert.deepEqual(config.options, { kubeApiserverPort: 31010, etcdPort: 31011, etcdPeerPort: 31012, kubeControllerManagerPort: 31013, kubeSchedulerPort: 31014, kwokControllerPort: 31015 });
+        const patches = config.componentsPatches;
         const args = Object.fromEntries(patches.map((p) => [p.name, Object.fromEntries(p.extraArgs.map((a) => [a.key, a.value]))]));
         assert.deepEqual(args, {
             "kube-apiserver": { "enable-aggregator-routing": "true", "service-cluster-ip-range": "10.41.0.0/16" },
-            "kube-controller-manager": { "leader-elect": "false" },
+            "kube-controller-manager": { "leader-elect": "false", "horizontal-pod-autoscaler-sync-period": "5s" },
             "kube-scheduler": { "leader-elect": "false" },
         });
     });
@@ -223,5 +232,48 @@ describe("the environment's load-balancer controller (sim/cloud-provider)", () =
         failNext(false);
         await lbs.assign([service("a")]);
         assert.deepEqual(written, ["svc-a 10.201.0.1"]);
+    });
+});
+
+describe("the environment's kubelet: container restarts (sim/kubelet)", () => {
+    // A container that exits again and again, each time `ranMs` after its start, restarted as soon as allowed: its start times.
+    const starts = (exits: number, ranMs: number) => {
+        let entry: BackOff | undefined;
+        let now = 0;
+        const started = [now];
+        for (let i = 0; i < exits; i++) {
+            const finishedAt = now + ranMs;
+            now = restartAt(entry, finishedAt);
+            entry = nextBackOff(entry, finishedAt, now);
+            started.push(now);
+        }
+        return started;
+    };
+
+    it("restarts a container's first exit at once, then after 10 s, doubling up to 5 min, as the kubelet does", () => {
+        const waits = starts(8, 1000).map((t, i, all) => (i === 0 ? 0 : t - all[i - 1] - 1000));
+        assert.deepEqual(waits, [0, 0, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000]);
+        assert.deepEqual([INITIAL_BACKOFF_MS, MAX_BACKOFF_MS], [10_000, 300_000]);
+    });
+
+    it("forgets the back-off of a container that ran for over 10 minutes since it last grew", () => {
+        const grown = nextBackOff(nextBackOff(undefined, 0, 0), 1000, 11_000); // restarted twice: 20 s
+        assert.equal(grown.backoffMs, 20_000);
+        assert.equal(restartAt(grown, 11_000 + 5_000), 11_000 + 5_000 + 20_000, "exits soon after: waits its back-off");
+        assert.equal(restartAt(grown, 11_000 + 2 * MAX_BACKOFF_MS + 1), 11_000 + 2 * MAX_BACKOFF_MS + 1, "after 10 quiet minutes: at once");
+        assert.equal(nextBackOff(grown, 11_000 + 2 * MAX_BACKOFF_MS + 1, 0).backoffMs, INITIAL_BACKOFF_MS, "and starts again from 10 s");
+    });
+});
+
+describe("the environment's policy pack (sim/pulumi)", () => {
+    it("is policy/ transpiled: the same policies, the same name and version, started from index.js", async () => {
+        const out = transpiledPolicyPack(path.join(tempDir("policy-"), "pack"));
+        assert.deepEqual(fs.readdirSync(out).sort(), ["PulumiPolicy.yaml", "index.js", "package.json", "rules.js"]);
+        const manifest = JSON.parse(fs.readFileSync(path.join(out, "package.json"), "utf8")) as Record<string, unknown>;
+        const source = JSON.parse(fs.readFileSync(path.join(POLICY_PACK, "package.json"), "utf8")) as Record<string, unknown>;
+        assert.deepEqual(manifest, { ...source, main: "index.js" });
+        const transpiled = (await import(path.join(out, "rules.js"))) as { policies: typeof policies };
+        assert.ok(policies.length > 0);
+        assert.deepEqual(transpiled.policies.map((p) => [p.name, p.enforcementLevel]), policies.map((p) => [p.name, p.enforcementLevel]));
     });
 });
