@@ -142,6 +142,7 @@ export async function startInside(binDir: string, remotes: number): Promise<SimS
     // One kubeconfig with every cluster's context, as users and the stack config name it.
     const kc = new KubeConfig();
     for (const c of clusters) {
+        if (!fs.existsSync(ownKubeconfig(c))) throw new Error(`cluster ${c.name} has no ${ownKubeconfig(c)} (made by an older sim): npm run sim -- down, then up`);
         const own = new KubeConfig();
         own.loadFromFile(ownKubeconfig(c));
         kc.mergeConfig(own);
