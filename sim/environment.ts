@@ -29,17 +29,21 @@ export const STACK_FILE = path.join(ROOT, `Pulumi.${STACK}.yaml`);
 
 const log = (line: string) => process.stderr.write(`sim: ${line}\n`);
 
+/** A command's failure: how it ended and the end of what it wrote. */
+const commandFailed = (cmd: string, args: string[], ended: unknown, stderr: string, stdout: string) =>
+    new Error(`${cmd} ${args.join(" ")} failed (${String(ended)}): ${(stderr || stdout).trim().slice(-2000)}`);
+
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {
     const r = spawnSync(cmd, args, { env, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+    if (r.status !== 0) throw commandFailed(cmd, args, r.status ?? r.signal, r.stderr, r.stdout);
     return r.stdout;
 }
 
 /** {@link run} without blocking: for commands that may run side by side. */
 function runAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
     return new Promise((resolve, reject) => {
-        execFile(cmd, args, { env, encoding: "utf8", maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-            if (error) reject(new Error(`${cmd} ${args.join(" ")} failed (${error.code ?? error.signal}): ${(stderr || stdout).trim().slice(-2000)}`));
+        execFile(cmd, args, { env, encoding: "utf8" }, (error, stdout, stderr) => {
+            if (error) reject(commandFailed(cmd, args, error.code ?? error.signal, stderr, stdout));
             else resolve(stdout);
         });
     });
